@@ -1,0 +1,178 @@
+"""System checks for ``DJANGO_EXPERIMENTS`` (IDs ``django_experiments.E0xx`` / ``W0xx``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core import checks
+from django.utils.module_loading import import_string
+
+from django_experiments.conf import DEFAULTS, NESTING_CHOICES, SAMESITE_CHOICES, TYPES
+
+ID = "django_experiments.{}"
+MIDDLEWARE = "django_experiments.middleware.ExperimentMiddleware"
+AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
+
+
+def _error(code: str, msg: str, hint: str | None = None) -> checks.CheckMessage:
+    cls = checks.Error if code.startswith("E") else checks.Warning
+    return cls(msg, hint=hint, id=ID.format(code))
+
+
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    user = getattr(django_settings, "DJANGO_EXPERIMENTS", {})
+    if not isinstance(user, dict):
+        return [
+            _error(
+                "E001",
+                f"DJANGO_EXPERIMENTS must be a dict, got {type(user).__name__}.",
+                "Set DJANGO_EXPERIMENTS = {...} with the keys documented in the README.",
+            )
+        ]
+    errors: list[checks.CheckMessage] = []
+    for key in sorted(set(user) - set(DEFAULTS)):
+        errors.append(
+            _error(
+                "E002",
+                f"DJANGO_EXPERIMENTS has an unknown key {key!r}.",
+                "Known keys: " + ", ".join(sorted(DEFAULTS)),
+            )
+        )
+    for key, value in user.items():
+        if key not in TYPES or (value is None and DEFAULTS[key] is None):
+            continue
+        allowed = TYPES[key]
+        if isinstance(value, bool) and bool not in allowed:
+            ok = False
+        else:
+            ok = isinstance(value, allowed)
+        if not ok:
+            names = " or ".join(t.__name__ for t in allowed)
+            errors.append(
+                _error(
+                    "E003",
+                    f"DJANGO_EXPERIMENTS[{key!r}] must be {names}, got {type(value).__name__}.",
+                )
+            )
+    errors += _check_values(user)
+    return errors
+
+
+def _check_values(user: dict[str, Any]) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    secret = user.get("CONTEXT_KEY_SECRET")
+    if secret and secret in (
+        django_settings.SECRET_KEY,
+        django_settings.SECRET_KEY.encode() if isinstance(django_settings.SECRET_KEY, str) else b"",
+    ):
+        errors.append(
+            _error(
+                "E004",
+                "DJANGO_EXPERIMENTS['CONTEXT_KEY_SECRET'] is the raw SECRET_KEY.",
+                "Leave it unset (a key is derived from SECRET_KEY) or use a separate secret.",
+            )
+        )
+    store = user.get("STORE", DEFAULTS["STORE"])
+    if isinstance(store, str) and store not in ("redis", "cache", "none"):
+        try:
+            import_string(store)
+        except ImportError as exc:
+            errors.append(
+                _error(
+                    "E005",
+                    f"DJANGO_EXPERIMENTS['STORE'] {store!r} is not 'redis', 'cache', 'none' "
+                    f"or an importable path ({exc}).",
+                )
+            )
+    alias = user.get("STORE_ALIAS", DEFAULTS["STORE_ALIAS"])
+    caches = getattr(django_settings, "CACHES", {})
+    if store in ("redis", "cache") and isinstance(alias, str) and alias not in caches:
+        errors.append(
+            _error("E006", f"DJANGO_EXPERIMENTS['STORE_ALIAS'] {alias!r} is not in CACHES.")
+        )
+    elif store == "redis" and isinstance(alias, str):
+        backend = caches.get(alias, {}).get("BACKEND", "")
+        if not backend.startswith("django_redis."):
+            errors.append(
+                _error(
+                    "E006",
+                    f"STORE 'redis' needs a django-redis cache, but CACHES[{alias!r}] uses "
+                    f"{backend!r}.",
+                    "Use 'django_redis.cache.RedisCache' or set STORE to 'cache'.",
+                )
+            )
+    rollout = user.get("DEFAULT_ROLLOUT", DEFAULTS["DEFAULT_ROLLOUT"])
+    if isinstance(rollout, str) and rollout not in ("percent", "random", "round_robin"):
+        try:
+            import_string(rollout)
+        except ImportError as exc:
+            errors.append(
+                _error("E007", f"DJANGO_EXPERIMENTS['DEFAULT_ROLLOUT'] {rollout!r}: {exc}.")
+            )
+    nesting = user.get("NESTING", DEFAULTS["NESTING"])
+    if isinstance(nesting, str) and nesting not in NESTING_CHOICES:
+        errors.append(
+            _error("E008", f"DJANGO_EXPERIMENTS['NESTING'] must be one of {NESTING_CHOICES}.")
+        )
+    samesite = user.get("COOKIE_SAMESITE", DEFAULTS["COOKIE_SAMESITE"])
+    if isinstance(samesite, str) and samesite not in SAMESITE_CHOICES:
+        errors.append(
+            _error(
+                "E009", f"DJANGO_EXPERIMENTS['COOKIE_SAMESITE'] must be one of {SAMESITE_CHOICES}."
+            )
+        )
+    sinks = user.get("TRACKING_SINKS", DEFAULTS["TRACKING_SINKS"])
+    if isinstance(sinks, (list, tuple)):
+        for sink in sinks:
+            try:
+                import_string(sink) if isinstance(sink, str) else None
+            except ImportError as exc:
+                errors.append(_error("E010", f"Tracking sink {sink!r} cannot be imported: {exc}."))
+    for key in ("DEFINITIONS_TTL", "COOKIE_MAX_AGE", "TRACKING_MAX_ATTEMPTS", "TRACKING_BATCH_SIZE"):
+        value = user.get(key)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+            errors.append(_error("E011", f"DJANGO_EXPERIMENTS[{key!r}] must not be negative."))
+    if user.get("FORCE_PARAM", "x") == "":
+        errors.append(_error("E012", "DJANGO_EXPERIMENTS['FORCE_PARAM'] must not be empty."))
+    if (
+        user.get("ALLOW_FORCED_ASSIGNMENT")
+        and not user.get("FORCE_STAFF_ONLY")
+        and not django_settings.DEBUG
+    ):
+        errors.append(
+            _error(
+                "W002",
+                "Forced assignment is open to every visitor with DEBUG off.",
+                "Set FORCE_STAFF_ONLY to True in production.",
+            )
+        )
+    return errors
+
+
+def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    middleware = list(getattr(django_settings, "MIDDLEWARE", []) or [])
+    if MIDDLEWARE not in middleware:
+        return [
+            _error(
+                "W001",
+                f"{MIDDLEWARE} is not in MIDDLEWARE: request.experiment, cookies and "
+                "glex_force are unavailable.",
+                f"Add it after {AUTH_MIDDLEWARE}.",
+            )
+        ]
+    if AUTH_MIDDLEWARE in middleware and middleware.index(AUTH_MIDDLEWARE) > middleware.index(
+        MIDDLEWARE
+    ):
+        return [
+            _error(
+                "E013",
+                f"{MIDDLEWARE} must come after {AUTH_MIDDLEWARE} (it reads request.user).",
+            )
+        ]
+    return []
+
+
+def register() -> None:
+    checks.register(check_settings, "django_experiments")
+    checks.register(check_middleware, "django_experiments")

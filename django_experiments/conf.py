@@ -1,0 +1,141 @@
+"""The one settings object: ``DJANGO_EXPERIMENTS`` read live, so ``override_settings`` works."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.utils.crypto import salted_hmac
+
+#: Every supported key with its default. System checks (checks.py) validate the user's dict
+#: against the types declared in ``TYPES``; README documents each key.
+DEFAULTS: dict[str, Any] = {
+    "CONTEXT_KEY_SECRET": None,
+    "NAME_PREFIX": None,
+    "ALLOW_FORCED_ASSIGNMENT": False,
+    "FORCE_PARAM": "glex_force",
+    "FORCE_STAFF_ONLY": False,
+    "COOKIE_NAME": "experiments_actor",
+    "COOKIE_DOMAIN": None,
+    "COOKIE_SECURE": True,
+    "COOKIE_HTTPONLY": True,
+    "COOKIE_MAX_AGE": 60 * 60 * 24 * 365 * 2,
+    "COOKIE_SAMESITE": "Lax",
+    "RESPECT_DNT": True,
+    # Where assignments stick: "redis" (django-redis hash per experiment), "cache" (any Django
+    # cache alias), "none" (deterministic only), or a dotted path to a Store subclass.
+    "STORE": "cache",
+    "STORE_ALIAS": "default",
+    "STORE_KEY_PREFIX": "glex",
+    "DEFAULT_ROLLOUT": "percent",
+    # Cross-process freshness bound for definitions edited in the admin, in seconds.
+    "DEFINITIONS_TTL": 5.0,
+    "DEFINITIONS_CACHE_ALIAS": "default",
+    "AUTO_CREATE_UNKNOWN": False,
+    "STRICT_REGISTRATION": False,
+    "NESTING": "raise",
+    "TRACKING_SINKS": ["django_experiments.tracking.sinks.LoggingSink"],
+    "TRACKING_DEDUPE_SECONDS": 86400,
+    "TRACKING_MAX_ATTEMPTS": 5,
+    "TRACKING_RETRY_BACKOFF": 2.0,
+    "TRACKING_BATCH_SIZE": 500,
+    "TRACKING_HTTP_URL": None,
+    "TRACKING_HTTP_HEADERS": {},
+    "TRACKING_HTTP_TIMEOUT": 5.0,
+    "TRACKING_CALLABLE": None,
+    "EVENT_MAX_PROPERTIES_BYTES": 4096,
+    "EVENT_MAX_BODY_BYTES": 65536,
+    "REDIRECT_ALLOWED_HOSTS": [],
+    "REDIRECT_URL_VALIDATOR": None,
+    "API_THROTTLE_RATE": "120/min",
+}
+
+# Allowed types per key; a tuple means any of them. ``None`` is accepted where the default is.
+TYPES: dict[str, tuple[type, ...]] = {
+    "CONTEXT_KEY_SECRET": (str, bytes),
+    "NAME_PREFIX": (str,),
+    "ALLOW_FORCED_ASSIGNMENT": (bool,),
+    "FORCE_PARAM": (str,),
+    "FORCE_STAFF_ONLY": (bool,),
+    "COOKIE_NAME": (str,),
+    "COOKIE_DOMAIN": (str,),
+    "COOKIE_SECURE": (bool,),
+    "COOKIE_HTTPONLY": (bool,),
+    "COOKIE_MAX_AGE": (int,),
+    "COOKIE_SAMESITE": (str,),
+    "RESPECT_DNT": (bool,),
+    "STORE": (str,),
+    "STORE_ALIAS": (str,),
+    "STORE_KEY_PREFIX": (str,),
+    "DEFAULT_ROLLOUT": (str, type),
+    "DEFINITIONS_TTL": (int, float),
+    "DEFINITIONS_CACHE_ALIAS": (str,),
+    "AUTO_CREATE_UNKNOWN": (bool,),
+    "STRICT_REGISTRATION": (bool,),
+    "NESTING": (str,),
+    "TRACKING_SINKS": (list, tuple),
+    "TRACKING_DEDUPE_SECONDS": (int,),
+    "TRACKING_MAX_ATTEMPTS": (int,),
+    "TRACKING_RETRY_BACKOFF": (int, float),
+    "TRACKING_BATCH_SIZE": (int,),
+    "TRACKING_HTTP_URL": (str,),
+    "TRACKING_HTTP_HEADERS": (dict,),
+    "TRACKING_HTTP_TIMEOUT": (int, float),
+    "TRACKING_CALLABLE": (str,),
+    "EVENT_MAX_PROPERTIES_BYTES": (int,),
+    "EVENT_MAX_BODY_BYTES": (int,),
+    "REDIRECT_ALLOWED_HOSTS": (list, tuple),
+    "REDIRECT_URL_VALIDATOR": (str,),
+    "API_THROTTLE_RATE": (str,),
+}
+
+NESTING_CHOICES = ("raise", "warn", "allow")
+SAMESITE_CHOICES = ("Lax", "Strict", "None")
+
+
+_derived: dict[str, bytes] = {}
+
+
+class Settings:
+    """Attribute access to ``DJANGO_EXPERIMENTS`` with defaults, read on every access.
+
+    Reading through ``django.conf.settings`` each time is what makes ``override_settings`` and
+    pytest-django's ``settings`` fixture work without a reload signal.
+    """
+
+    def _user(self) -> dict[str, Any]:
+        value = getattr(django_settings, "DJANGO_EXPERIMENTS", None)
+        return value if isinstance(value, dict) else {}
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in DEFAULTS:
+            raise AttributeError(f"Unknown DJANGO_EXPERIMENTS setting {name!r}")
+        user = self._user()
+        return user.get(name, DEFAULTS[name])
+
+    @property
+    def context_key_secret(self) -> bytes:
+        """The HMAC key for context keys.
+
+        Derived from SECRET_KEY through a salted HMAC by default, so the raw SECRET_KEY never
+        doubles as the context-key secret (a leaked key could then forge sessions).
+        """
+        explicit = self._user().get("CONTEXT_KEY_SECRET")
+        if explicit:
+            return explicit.encode() if isinstance(explicit, str) else bytes(explicit)
+        secret_key = django_settings.SECRET_KEY
+        cached = _derived.get(secret_key)
+        if cached is None:
+            cached = salted_hmac("django_experiments.context_key", "secret").digest()
+            _derived.clear()
+            _derived[secret_key] = cached
+        return cached
+
+    def full_name(self, name: str) -> str:
+        prefix = self.NAME_PREFIX
+        if prefix and not name.startswith(f"{prefix}_"):
+            return f"{prefix}_{name}"
+        return name
+
+
+settings = Settings()

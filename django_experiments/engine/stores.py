@@ -1,0 +1,249 @@
+"""Where assignments stick: a Redis hash per experiment, any Django cache, or nothing.
+
+Every store method may raise when its backend is down; the runtime experiment catches that and
+falls back to deterministic assignment, so a store failure never reaches the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from typing import Any
+
+from django.core.cache import caches
+from django.utils.module_loading import import_string
+
+from django_experiments.conf import settings
+
+COUNTER_FIELD = "__rr__"
+
+
+class Store:
+    """Interface; values are variant names (str)."""
+
+    name = "base"
+
+    def get(self, experiment: str, key: str, migration_keys: Sequence[str] = ()) -> str | None:
+        """The stored variant for ``key``; a hit on a migration key moves it to ``key``."""
+        raise NotImplementedError
+
+    def set(self, experiment: str, key: str, variant: str) -> None:
+        raise NotImplementedError
+
+    def delete(self, experiment: str, key: str) -> None:
+        raise NotImplementedError
+
+    def clear(self, experiment: str) -> None:
+        raise NotImplementedError
+
+    def increment(self, experiment: str) -> int:
+        """An atomic per-experiment counter (round-robin rollout)."""
+        raise NotImplementedError
+
+    def migrate(self, moves: Iterable[tuple[str, str, str]]) -> dict[str, str]:
+        """Move ``(experiment, old_key, new_key)`` entries; the new key's value wins.
+
+        Returns ``{experiment: variant now stored under new_key}`` for each moved entry.
+        """
+        moved: dict[str, str] = {}
+        for experiment, old, new in moves:
+            old_value = self.get(experiment, old)
+            if old_value is None:
+                continue
+            current = self.get(experiment, new)
+            if current is None:
+                self.set(experiment, new, old_value)
+            self.delete(experiment, old)
+            moved[experiment] = current or old_value
+        return moved
+
+
+class NullStore(Store):
+    """Deterministic only: nothing sticks beyond what the slot table gives."""
+
+    name = "none"
+
+    def get(self, experiment: str, key: str, migration_keys: Sequence[str] = ()) -> str | None:
+        return None
+
+    def set(self, experiment: str, key: str, variant: str) -> None:
+        pass
+
+    def delete(self, experiment: str, key: str) -> None:
+        pass
+
+    def clear(self, experiment: str) -> None:
+        pass
+
+    def increment(self, experiment: str) -> int:
+        # Without shared state a process-local counter is the best round-robin available.
+        _local_counters[experiment] = _local_counters.get(experiment, 0) + 1
+        return _local_counters[experiment]
+
+    def migrate(self, moves: Iterable[tuple[str, str, str]]) -> dict[str, str]:
+        return {}
+
+
+_local_counters: dict[str, int] = {}
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class RedisHashStore(Store):
+    """One Redis hash per experiment, field = context key, through django-redis.
+
+    One hash per experiment makes "clear this experiment" a single DEL and keeps per-field
+    overhead small (see docs/performance.md for bytes per assignment).
+    """
+
+    name = "redis"
+
+    def __init__(self, alias: str | None = None, prefix: str | None = None) -> None:
+        self.alias = alias or settings.STORE_ALIAS
+        self.prefix = prefix or settings.STORE_KEY_PREFIX
+
+    @property
+    def client(self) -> Any:
+        from django_redis import get_redis_connection
+
+        return get_redis_connection(self.alias)
+
+    def hash_key(self, experiment: str) -> str:
+        return f"{self.prefix}:{experiment}"
+
+    def get(self, experiment: str, key: str, migration_keys: Sequence[str] = ()) -> str | None:
+        client = self.client
+        name = self.hash_key(experiment)
+        if not migration_keys:
+            return _text(client.hget(name, key))
+        values = client.hmget(name, [key, *migration_keys])
+        current = _text(values[0])
+        for old_key, old_value in zip(migration_keys, values[1:], strict=True):
+            if old_value is None:
+                continue
+            pipe = client.pipeline(transaction=True)
+            if current is None:
+                pipe.hset(name, key, old_value)
+            pipe.hdel(name, old_key)
+            pipe.execute()
+            return current if current is not None else _text(old_value)
+        return current
+
+    def set(self, experiment: str, key: str, variant: str) -> None:
+        self.client.hset(self.hash_key(experiment), key, variant)
+
+    def delete(self, experiment: str, key: str) -> None:
+        self.client.hdel(self.hash_key(experiment), key)
+
+    def clear(self, experiment: str) -> None:
+        self.client.delete(self.hash_key(experiment), self.hash_key(experiment) + ":attrs")
+
+    def increment(self, experiment: str) -> int:
+        return int(self.client.hincrby(self.hash_key(experiment) + ":attrs", COUNTER_FIELD, 1))
+
+    def migrate(self, moves: Iterable[tuple[str, str, str]]) -> dict[str, str]:
+        """All moves in one pipelined round trip, atomically per experiment via a Lua script."""
+        moves = list(moves)
+        if not moves:
+            return {}
+        client = self.client
+        script = client.register_script(_MIGRATE_LUA)
+        pipe = client.pipeline(transaction=False)
+        for experiment, old, new in moves:
+            script(keys=[self.hash_key(experiment)], args=[old, new], client=pipe)
+        results = pipe.execute()
+        return {
+            experiment: value
+            for (experiment, _, _), raw in zip(moves, results, strict=True)
+            if (value := _text(raw)) is not None
+        }
+
+
+# Move old → new unless new is already set (the user's own assignment wins); always drop old.
+_MIGRATE_LUA = """
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if not old then return false end
+redis.call('HDEL', KEYS[1], ARGV[1])
+local current = redis.call('HGET', KEYS[1], ARGV[2])
+if current then return current end
+redis.call('HSET', KEYS[1], ARGV[2], old)
+return old
+"""
+
+
+class CacheStore(Store):
+    """Any Django cache alias; one cache entry per (experiment, context key)."""
+
+    name = "cache"
+
+    def __init__(self, alias: str | None = None, prefix: str | None = None) -> None:
+        self.alias = alias or settings.STORE_ALIAS
+        self.prefix = prefix or settings.STORE_KEY_PREFIX
+
+    @property
+    def cache(self) -> Any:
+        return caches[self.alias]
+
+    def entry(self, experiment: str, key: str) -> str:
+        return f"{self.prefix}:{experiment}:{key}"
+
+    def get(self, experiment: str, key: str, migration_keys: Sequence[str] = ()) -> str | None:
+        cache = self.cache
+        if not migration_keys:
+            return _text(cache.get(self.entry(experiment, key)))
+        entries = [self.entry(experiment, k) for k in (key, *migration_keys)]
+        found = cache.get_many(entries)
+        current = _text(found.get(entries[0]))
+        for entry in entries[1:]:
+            if entry in found:
+                value = _text(found[entry])
+                if current is None and value is not None:
+                    cache.set(entries[0], value, None)
+                    current = value
+                cache.delete(entry)
+                return current
+        return current
+
+    def set(self, experiment: str, key: str, variant: str) -> None:
+        self.cache.set(self.entry(experiment, key), variant, None)
+
+    def delete(self, experiment: str, key: str) -> None:
+        self.cache.delete(self.entry(experiment, key))
+
+    def clear(self, experiment: str) -> None:
+        # Plain caches cannot delete by prefix. Clearing is made effective by the experiment's
+        # store generation (a new namespace, see Experiment.store_generation); backends that
+        # can (django-redis) also drop the old entries now.
+        delete_pattern = getattr(self.cache, "delete_pattern", None)
+        if callable(delete_pattern):
+            delete_pattern(f"{self.prefix}:{experiment}:*")
+        self.cache.delete(f"{self.prefix}:{experiment}:rr")
+
+    def increment(self, experiment: str) -> int:
+        counter = f"{self.prefix}:{experiment}:rr"
+        self.cache.add(counter, 0, None)
+        return int(self.cache.incr(counter))
+
+
+STORES: dict[str, type[Store]] = {
+    "redis": RedisHashStore,
+    "cache": CacheStore,
+    "none": NullStore,
+}
+
+
+@lru_cache(maxsize=16)
+def _build(spec: str, alias: str, prefix: str) -> Store:
+    cls = STORES.get(spec) or import_string(spec)
+    if cls is NullStore:
+        return NullStore()
+    return cls(alias=alias, prefix=prefix)  # type: ignore[call-arg]
+
+
+def get_store() -> Store:
+    """The configured store; built once per distinct configuration (settings can change)."""
+    return _build(settings.STORE, settings.STORE_ALIAS, settings.STORE_KEY_PREFIX)

@@ -1,0 +1,166 @@
+"""Experiments, treatments and phases: the definitions edited in the admin."""
+
+from __future__ import annotations
+
+import secrets
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from django_experiments.validation import TreatmentRow, validate_treatment_rows, validate_weight
+
+
+def new_salt() -> str:
+    return secrets.token_hex(8)
+
+
+class Status(models.TextChoices):
+    DRAFT = "draft", _("Draft")
+    RUNNING = "running", _("Running")
+    PAUSED = "paused", _("Paused")
+    CONCLUDED = "concluded", _("Concluded")
+
+
+class Experiment(models.Model):
+    name = models.SlugField(max_length=100, unique=True, help_text=_("Unique slug used in code."))
+    description = models.TextField(blank=True)
+    hypothesis = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    winner = models.ForeignKey(
+        "Treatment",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text=_("Served to everyone once the experiment is concluded."),
+    )
+    salt = models.CharField(
+        max_length=64,
+        default=new_salt,
+        help_text=_("Changing the salt re-randomises every context and starts a new phase."),
+    )
+    store_generation = models.PositiveIntegerField(
+        default=0, editable=False, help_text=_("Bumped to forget every stored assignment.")
+    )
+    client_visible = models.BooleanField(
+        default=False, help_text=_("May be read and tracked by browsers through the client API.")
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    concluded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        errors: dict[str, list[str]] = {}
+        if self.winner_id is not None and self.winner is not None:
+            if self.pk is None or self.winner.experiment_id != self.pk:
+                errors.setdefault("winner", []).append(
+                    str(_("The winner must be one of this experiment's treatments."))
+                )
+        if self.pk is not None:
+            rows = [TreatmentRow.from_model(t) for t in self.treatments.all()]
+            try:
+                validate_treatment_rows(self.status, rows)
+            except ValidationError as exc:
+                errors.setdefault("status", []).extend(exc.messages)
+        if errors:
+            raise ValidationError(errors)
+
+    @property
+    def current_phase(self) -> Phase | None:
+        return self.phases.filter(ended_at__isnull=True).order_by("-number").first()
+
+
+class Treatment(models.Model):
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="treatments")
+    name = models.SlugField(max_length=100)
+    weight = models.DecimalField(
+        max_digits=12,
+        decimal_places=4,
+        default=Decimal(1),
+        validators=[MinValueValidator(Decimal(0))],
+        help_text=_("Relative weight, like CSS flex-grow. 0 takes no new assignments."),
+    )
+    is_control = models.BooleanField(default=False)
+    payload = models.JSONField(default=dict, blank=True)
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["order", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "name"], name="django_experiments_treatment_unique_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.experiment.name}:{self.name}" if self.experiment_id else self.name
+
+    def clean(self) -> None:
+        try:
+            validate_weight(self.weight)
+        except ValidationError as exc:
+            raise ValidationError({"weight": exc.messages}) from exc
+
+
+class Phase(models.Model):
+    """A period with fixed weights and salt; the audit record of every change of either."""
+
+    class Reason(models.TextChoices):
+        CREATED = "created", _("Created")
+        WEIGHTS = "weights", _("Weights changed")
+        SALT = "salt", _("Re-randomised")
+
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="phases")
+    number = models.PositiveIntegerField()
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    salt = models.CharField(max_length=64)
+    previous_salt = models.CharField(max_length=64, blank=True)
+    weights = models.JSONField(default=dict)
+    previous_weights = models.JSONField(null=True, blank=True)
+    # Slot table as [start, stop, treatment name] ranges over 0..9999; see engine/allocation.py.
+    slot_table = models.JSONField(default=list)
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    changed_by_label = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["experiment", "-number"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "number"], name="django_experiments_phase_unique_number"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.experiment.name} phase {self.number}"
+
+    def describe_change(self) -> str:
+        parts: list[str] = []
+        if self.previous_weights is not None and self.previous_weights != self.weights:
+            parts.append(f"weights {_fmt(self.previous_weights)} → {_fmt(self.weights)}")
+        if self.previous_salt and self.previous_salt != self.salt:
+            parts.append(f"salt {self.previous_salt} → {self.salt}")
+        return "; ".join(parts) or str(self.get_reason_display())
+
+
+def _fmt(weights: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in weights.items())

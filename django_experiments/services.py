@@ -1,0 +1,156 @@
+"""Changes to experiments that the admin, the API and management commands share.
+
+Phases: every committed change of weights or salt closes the current phase and opens a new one
+holding the new weights, salt and slot table. The recorder runs once the transaction commits,
+so several treatments saved in one transaction are one change from the last committed table.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from django_experiments.engine import allocation
+from django_experiments.engine.definitions import invalidate, table_for, weights_of
+from django_experiments.models import Experiment, Phase, Status, Treatment, new_salt
+
+logger = logging.getLogger("django_experiments")
+
+_changed_by: ContextVar[Any] = ContextVar("django_experiments_changed_by", default=None)
+
+
+@contextmanager
+def changed_by(user: Any) -> Iterator[None]:
+    """Attribute phase changes made in this block (and committed by its end) to ``user``."""
+    token = _changed_by.set(user)
+    try:
+        yield
+    finally:
+        _changed_by.reset(token)
+
+
+def current_editor() -> Any:
+    return _changed_by.get()
+
+
+def schedule_phase_check(experiment_id: int) -> None:
+    """Record a phase once the current transaction commits (now, in autocommit mode)."""
+    user = _changed_by.get()
+    transaction.on_commit(lambda: record_change(experiment_id, user))
+
+
+def record_change(experiment_id: int, user: Any = None) -> Phase | None:
+    """Open a new phase if weights or salt differ from the current phase's. Idempotent."""
+    with transaction.atomic():
+        experiment = Experiment.objects.select_for_update().filter(pk=experiment_id).first()
+        if experiment is None:
+            return None
+        treatments = list(experiment.treatments.all())
+        weights = weights_of(treatments)
+        current = (
+            experiment.phases.select_for_update()
+            .filter(ended_at__isnull=True)
+            .order_by("-number")
+            .first()
+        )
+        if current is not None and current.weights == weights and current.salt == experiment.salt:
+            return None
+        ranges = table_for(treatments, experiment.salt, current)
+        now = timezone.now()
+        if current is None:
+            reason = Phase.Reason.CREATED
+        elif current.salt != experiment.salt:
+            reason = Phase.Reason.SALT
+        else:
+            reason = Phase.Reason.WEIGHTS
+        if current is not None:
+            current.ended_at = now
+            current.save(update_fields=["ended_at"])
+        user_pk = getattr(user, "pk", None)
+        phase = Phase.objects.create(
+            experiment=experiment,
+            number=(current.number + 1) if current else 1,
+            reason=reason,
+            started_at=now,
+            salt=experiment.salt,
+            previous_salt=current.salt if current else "",
+            weights=weights,
+            previous_weights=current.weights if current else None,
+            slot_table=[list(r) for r in ranges],
+            changed_by_id=user_pk if isinstance(user_pk, int) else None,
+            changed_by_label=str(user)[:150] if user is not None else "",
+        )
+    invalidate()
+    return phase
+
+
+def moved_share(old: Phase, new: Phase) -> float:
+    """The share of contexts whose treatment differs between two phases (same salt)."""
+    return allocation.moved_slots(old.slot_table, new.slot_table) / allocation.SLOTS
+
+
+def start(experiment: Experiment) -> None:
+    _set_status(experiment, Status.RUNNING)
+
+
+def pause(experiment: Experiment) -> None:
+    _set_status(experiment, Status.PAUSED)
+
+
+def conclude(experiment: Experiment, winner: Treatment | None = None) -> None:
+    if winner is not None:
+        experiment.winner = winner
+    _set_status(experiment, Status.CONCLUDED)
+
+
+def _set_status(experiment: Experiment, status: str) -> None:
+    experiment.status = status
+    now = timezone.now()
+    if status == Status.RUNNING and experiment.started_at is None:
+        experiment.started_at = now
+    if status == Status.CONCLUDED:
+        experiment.concluded_at = now
+    experiment.full_clean()
+    experiment.save()
+
+
+def rerandomise(experiment: Experiment) -> None:
+    """New salt: every context is re-hashed, and a new phase starts."""
+    experiment.salt = new_salt()
+    experiment.save(update_fields=["salt", "updated_at"])
+
+
+def clear_assignments(experiment: Experiment) -> None:
+    """Forget every stored assignment of the experiment."""
+    from django_experiments.engine.stores import get_store
+
+    old_namespace = (
+        f"{experiment.name}~{experiment.store_generation}"
+        if experiment.store_generation
+        else experiment.name
+    )
+    experiment.store_generation += 1
+    experiment.save(update_fields=["store_generation", "updated_at"])
+    try:
+        get_store().clear(old_namespace)
+    except Exception:
+        logger.warning("Could not clear the store for %s", experiment.name, exc_info=True)
+
+
+def create_draft(name: str) -> Experiment | None:
+    """Create a draft row (with a control) for an unknown name so it shows in the admin."""
+    try:
+        with transaction.atomic():
+            experiment, created = Experiment.objects.get_or_create(name=name[:100])
+            if created:
+                Treatment.objects.create(experiment=experiment, name="control", is_control=True)
+        return experiment
+    except Exception:
+        logger.warning("Could not auto-create experiment %r", name, exc_info=True)
+        return None

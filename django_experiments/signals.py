@@ -1,0 +1,48 @@
+"""Model signals that keep definitions fresh and record phases."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+
+from django_experiments.engine.definitions import invalidate
+from django_experiments.models import Experiment, Phase, Treatment
+
+
+def _definitions_changed(**kwargs: Any) -> None:
+    # Now, so the saving process (and a test inside one transaction) sees its own change; and
+    # again on commit, so another process that reloaded mid-transaction picks up the result.
+    invalidate()
+    transaction.on_commit(invalidate)
+
+
+def _treatment_changed(sender: Any, instance: Treatment, **kwargs: Any) -> None:
+    from django_experiments.services import schedule_phase_check
+
+    _definitions_changed()
+    if kwargs.get("raw"):
+        return
+    schedule_phase_check(instance.experiment_id)
+
+
+def _experiment_saved(sender: Any, instance: Experiment, **kwargs: Any) -> None:
+    from django_experiments.services import schedule_phase_check
+
+    _definitions_changed()
+    if kwargs.get("raw"):
+        return
+    schedule_phase_check(instance.pk)
+
+
+def connect() -> None:
+    post_save.connect(_treatment_changed, sender=Treatment, dispatch_uid="glex_treatment_saved")
+    post_delete.connect(
+        _treatment_changed, sender=Treatment, dispatch_uid="glex_treatment_deleted"
+    )
+    post_save.connect(_experiment_saved, sender=Experiment, dispatch_uid="glex_experiment_saved")
+    post_delete.connect(
+        _definitions_changed, sender=Experiment, dispatch_uid="glex_experiment_deleted"
+    )
+    post_save.connect(_definitions_changed, sender=Phase, dispatch_uid="glex_phase_saved")

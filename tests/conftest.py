@@ -1,0 +1,83 @@
+"""Shared fixtures. Services: under CI=true a missing service fails the test; off CI it skips
+with a loud reason, so a newcomer without Redis still gets a clear run."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from django_experiments.engine import definitions
+from django_experiments.engine.stores import _build
+
+ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _reachable(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    if _reachable(host, port):
+        return
+    message = f"{name} is not reachable on {host}:{port}"
+    if ON_CI:
+        pytest.fail(f"{message} (CI=true: services are mandatory)")
+    pytest.skip(f"SKIPPED LOUDLY: {message}; start it to run this test (see DEVELOPERS.md)")
+
+
+@pytest.fixture
+def redis_available() -> None:
+    require_service("Redis", "127.0.0.1", 6379)
+
+
+@pytest.fixture
+def redis_store(redis_available: None, settings: Any) -> Iterator[Any]:
+    """Assignments in a real Redis hash through django-redis (database 15, flushed)."""
+    from django_redis import get_redis_connection
+
+    settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "STORE": "redis",
+                                   "STORE_ALIAS": "redis"}
+    client = get_redis_connection("redis")
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_state() -> Iterator[None]:
+    from django.core.cache import caches
+
+    caches["default"].clear()
+    definitions.invalidate(shared=False)
+    _build.cache_clear()
+    yield
+    definitions.invalidate(shared=False)
+    _build.cache_clear()
+
+
+@pytest.fixture
+def make_experiment(db: Any) -> Any:
+    """Create an experiment with treatments: ``make_experiment("cta", control=1, b=1)``."""
+    from django_experiments.models import Experiment, Treatment
+
+    def make(name: str = "cta", status: str = "running", salt: str | None = None,
+             **weights: Any) -> Experiment:
+        weights = weights or {"control": 1, "candidate": 1}
+        kwargs = {"salt": salt} if salt else {}
+        exp = Experiment.objects.create(name=name, status=status, **kwargs)
+        for i, (tname, weight) in enumerate(weights.items()):
+            Treatment.objects.create(
+                experiment=exp, name=tname, weight=weight, is_control=(i == 0), order=i,
+                payload={"label": tname},
+            )
+        return exp
+
+    return make
