@@ -14,7 +14,7 @@ from django_experiments.engine.errors import (
 )
 from django_experiments.engine.experiment import Experiment, Variant
 from django_experiments.engine.registry import experiment, register, unregister
-from django_experiments.engine.rollout import Percent, Random, RoundRobin, Rollout
+from django_experiments.engine.rollout import Percent, Random, Rollout, RoundRobin
 from django_experiments.engine.rules import (
     after_run,
     around_run,

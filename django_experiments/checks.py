@@ -129,7 +129,13 @@ def _check_values(user: dict[str, Any]) -> list[checks.CheckMessage]:
                 import_string(sink) if isinstance(sink, str) else None
             except ImportError as exc:
                 errors.append(_error("E010", f"Tracking sink {sink!r} cannot be imported: {exc}."))
-    for key in ("DEFINITIONS_TTL", "COOKIE_MAX_AGE", "TRACKING_MAX_ATTEMPTS", "TRACKING_BATCH_SIZE"):
+    non_negative = (
+        "DEFINITIONS_TTL",
+        "COOKIE_MAX_AGE",
+        "TRACKING_MAX_ATTEMPTS",
+        "TRACKING_BATCH_SIZE",
+    )
+    for key in non_negative:
         value = user.get(key)
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
             errors.append(_error("E011", f"DJANGO_EXPERIMENTS[{key!r}] must not be negative."))

@@ -13,4 +13,4 @@ class ExperimentMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)  # type: ignore[no-any-return]
+        return self.get_response(request)

@@ -63,11 +63,11 @@ class Experiment(models.Model):
 
     def clean(self) -> None:
         errors: dict[str, list[str]] = {}
-        if self.winner_id is not None and self.winner is not None:
-            if self.pk is None or self.winner.experiment_id != self.pk:
-                errors.setdefault("winner", []).append(
-                    str(_("The winner must be one of this experiment's treatments."))
-                )
+        winner = self.winner if self.winner_id is not None else None
+        if winner is not None and (self.pk is None or winner.experiment_id != self.pk):
+            errors.setdefault("winner", []).append(
+                str(_("The winner must be one of this experiment's treatments."))
+            )
         if self.pk is not None:
             rows = [TreatmentRow.from_model(t) for t in self.treatments.all()]
             try:

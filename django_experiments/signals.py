@@ -38,9 +38,7 @@ def _experiment_saved(sender: Any, instance: Experiment, **kwargs: Any) -> None:
 
 def connect() -> None:
     post_save.connect(_treatment_changed, sender=Treatment, dispatch_uid="glex_treatment_saved")
-    post_delete.connect(
-        _treatment_changed, sender=Treatment, dispatch_uid="glex_treatment_deleted"
-    )
+    post_delete.connect(_treatment_changed, sender=Treatment, dispatch_uid="glex_treatment_deleted")
     post_save.connect(_experiment_saved, sender=Experiment, dispatch_uid="glex_experiment_saved")
     post_delete.connect(
         _definitions_changed, sender=Experiment, dispatch_uid="glex_experiment_deleted"

@@ -30,15 +30,16 @@ def parse_weight(value: Any) -> Decimal:
     """Turn user input into a weight, or raise ValidationError with a clear message."""
     if isinstance(value, bool):
         raise ValidationError(MSG_NOT_A_NUMBER.format(value=value), code="weight_type")
+    weight: Decimal | None = None
     if isinstance(value, Decimal):
         weight = value
-    else:
+    elif isinstance(value, (str, int, float)):
         try:
-            weight = Decimal(str(value).strip()) if isinstance(value, (str, int, float)) else None
+            weight = Decimal(str(value).strip())
         except InvalidOperation:
             weight = None
-        if weight is None:
-            raise ValidationError(MSG_NOT_A_NUMBER.format(value=value), code="weight_type")
+    if weight is None:
+        raise ValidationError(MSG_NOT_A_NUMBER.format(value=value), code="weight_type")
     validate_weight(weight)
     return weight
 

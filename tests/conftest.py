@@ -43,8 +43,11 @@ def redis_store(redis_available: None, settings: Any) -> Iterator[Any]:
     """Assignments in a real Redis hash through django-redis (database 15, flushed)."""
     from django_redis import get_redis_connection
 
-    settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "STORE": "redis",
-                                   "STORE_ALIAS": "redis"}
+    settings.DJANGO_EXPERIMENTS = {
+        **settings.DJANGO_EXPERIMENTS,
+        "STORE": "redis",
+        "STORE_ALIAS": "redis",
+    }
     client = get_redis_connection("redis")
     client.flushdb()
     yield client
@@ -68,14 +71,19 @@ def make_experiment(db: Any) -> Any:
     """Create an experiment with treatments: ``make_experiment("cta", control=1, b=1)``."""
     from django_experiments.models import Experiment, Treatment
 
-    def make(name: str = "cta", status: str = "running", salt: str | None = None,
-             **weights: Any) -> Experiment:
+    def make(
+        name: str = "cta", status: str = "running", salt: str | None = None, **weights: Any
+    ) -> Experiment:
         weights = weights or {"control": 1, "candidate": 1}
         kwargs = {"salt": salt} if salt else {}
         exp = Experiment.objects.create(name=name, status=status, **kwargs)
         for i, (tname, weight) in enumerate(weights.items()):
             Treatment.objects.create(
-                experiment=exp, name=tname, weight=weight, is_control=(i == 0), order=i,
+                experiment=exp,
+                name=tname,
+                weight=weight,
+                is_control=(i == 0),
+                order=i,
                 payload={"label": tname},
             )
         return exp

@@ -54,7 +54,11 @@ class Experiment:
     _class_behaviors: ClassVar[dict[str, Behavior]] = {}
     _class_excludes: ClassVar[list[Rule]] = []
     _class_segments: ClassVar[list[tuple[Rule, str]]] = []
-    _class_callbacks: ClassVar[dict[str, list[Behavior]]] = {"before": [], "after": [], "around": []}
+    _class_callbacks: ClassVar[dict[str, list[Behavior]]] = {
+        "before": [],
+        "after": [],
+        "around": [],
+    }
     _enabled_override: ClassVar[Callable[[Any], bool] | None] = None
     _rollout_instance: ClassVar[Rollout | None] = None
 
@@ -179,7 +183,8 @@ class Experiment:
             return Variant(name or "control")
         if name is None or name not in definition.by_name:
             name = definition.control
-        return Variant(name, definition.by_name[name].payload if name in definition.by_name else None)
+        treatment = definition.by_name.get(name)
+        return Variant(name, treatment.payload if treatment is not None else None)
 
     def _resolve(self) -> Variant:
         definition = self.definition
@@ -375,7 +380,8 @@ def _store_failed(operation: str) -> None:
     if now - _store_warned_at >= STORE_WARNING_INTERVAL:
         _store_warned_at = now
         logger.warning(
-            "Assignment store %s failed; serving deterministic assignments", operation,
+            "Assignment store %s failed; serving deterministic assignments",
+            operation,
             exc_info=True,
         )
     else:

@@ -70,4 +70,4 @@ def experiment(
     if found is None:
         found = cls(name, variant, scope=scope, **context)
         scope.memo[memo_key] = found
-    return found  # type: ignore[no-any-return]
+    return found

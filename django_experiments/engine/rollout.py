@@ -97,7 +97,9 @@ BUILTIN: dict[str, type[Rollout]] = {
 }
 
 
-def resolve_rollout(spec: Rollout | type[Rollout] | str | None, default: str = "percent") -> Rollout:
+def resolve_rollout(
+    spec: Rollout | type[Rollout] | str | None, default: str = "percent"
+) -> Rollout:
     """Accept an instance, a class, a builtin name or a dotted path."""
     if spec is None:
         spec = default
