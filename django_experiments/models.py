@@ -68,7 +68,8 @@ class Experiment(models.Model):
             errors.setdefault("winner", []).append(
                 str(_("The winner must be one of this experiment's treatments."))
             )
-        if self.pk is not None:
+        # The admin's inline formset validates the posted set instead of the stored one.
+        if self.pk is not None and not getattr(self, "_treatments_validated_by_formset", False):
             rows = [TreatmentRow.from_model(t) for t in self.treatments.all()]
             try:
                 validate_treatment_rows(self.status, rows)
