@@ -43,6 +43,16 @@ DEFAULTS: dict[str, Any] = {
     "TRACKING_HTTP_HEADERS": {},
     "TRACKING_HTTP_TIMEOUT": 5.0,
     "TRACKING_CALLABLE": None,
+    # Cache alias for the cross-request assignment dedupe window (None: STORE_ALIAS).
+    "TRACKING_DEDUPE_CACHE_ALIAS": None,
+    # Ceiling of the exponential backoff between a sink's attempts, in seconds.
+    "TRACKING_RETRY_BACKOFF_MAX": 600.0,
+    # Quick publish retries when handing a batch to the broker before it goes to the outbox.
+    "TRACKING_ENQUEUE_RETRIES": 1,
+    # Celery queue for delivery tasks (None: the app's default queue).
+    "TRACKING_QUEUE": None,
+    "TRACKING_CLIENT_THROTTLE_RATE": "120/min",
+    "TRACKING_CLIENT_MAX_EVENTS": 20,
     "EVENT_MAX_PROPERTIES_BYTES": 4096,
     "EVENT_MAX_BODY_BYTES": 65536,
     "REDIRECT_ALLOWED_HOSTS": [],
@@ -82,6 +92,12 @@ TYPES: dict[str, tuple[type, ...]] = {
     "TRACKING_HTTP_HEADERS": (dict,),
     "TRACKING_HTTP_TIMEOUT": (int, float),
     "TRACKING_CALLABLE": (str,),
+    "TRACKING_DEDUPE_CACHE_ALIAS": (str,),
+    "TRACKING_RETRY_BACKOFF_MAX": (int, float),
+    "TRACKING_ENQUEUE_RETRIES": (int,),
+    "TRACKING_QUEUE": (str,),
+    "TRACKING_CLIENT_THROTTLE_RATE": (str,),
+    "TRACKING_CLIENT_MAX_EVENTS": (int,),
     "EVENT_MAX_PROPERTIES_BYTES": (int,),
     "EVENT_MAX_BODY_BYTES": (int,),
     "REDIRECT_ALLOWED_HOSTS": (list, tuple),

@@ -12,7 +12,11 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from django_experiments.validation import TreatmentRow, validate_treatment_rows, validate_weight
+from django_experiments.validation import (
+    TreatmentRow,
+    parse_weight,
+    validate_treatment_rows,
+)
 
 
 def new_salt() -> str:
@@ -63,8 +67,16 @@ class Experiment(models.Model):
 
     def clean(self) -> None:
         errors: dict[str, list[str]] = {}
-        winner = self.winner if self.winner_id is not None else None
-        if winner is not None and (self.pk is None or winner.experiment_id != self.pk):
+        # By id, not ``self.winner``: a dangling id (treatment deleted meanwhile) must be a
+        # validation error, not DoesNotExist.
+        winner_experiment = (
+            Treatment.objects.filter(pk=self.winner_id).values_list("experiment_id", flat=True)
+            if self.winner_id is not None
+            else None
+        )
+        if winner_experiment is not None and (
+            self.pk is None or list(winner_experiment) != [self.pk]
+        ):
             errors.setdefault("winner", []).append(
                 str(_("The winner must be one of this experiment's treatments."))
             )
@@ -110,7 +122,9 @@ class Treatment(models.Model):
 
     def clean(self) -> None:
         try:
-            validate_weight(self.weight)
+            # clean_fields() leaves unparseable input (a string, a float NaN) as it came, so
+            # parse before checking rather than assume a Decimal.
+            parse_weight(self.weight)
         except ValidationError as exc:
             raise ValidationError({"weight": exc.messages}) from exc
 

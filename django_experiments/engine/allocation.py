@@ -24,8 +24,12 @@ Range = tuple[int, int, str]
 
 
 def slot_counts(weights: Sequence[tuple[str, Decimal | float | int]]) -> dict[str, int]:
-    """Share ``SLOTS`` out by weight. All-zero weights give every treatment 0 slots."""
-    exact = [(name, Fraction(str(w))) for name, w in weights]
+    """Share ``SLOTS`` out by weight. All-zero weights give every treatment 0 slots.
+
+    Weights that are negative, NaN, infinite or not numbers count as 0: validation rejects them
+    at save, but a row written around ``full_clean()`` must not break every resolution.
+    """
+    exact = [(name, _as_fraction(w)) for name, w in weights]
     total = sum((w for _, w in exact), Fraction(0))
     if total <= 0:
         return {name: 0 for name, _ in exact}
@@ -39,6 +43,14 @@ def slot_counts(weights: Sequence[tuple[str, Decimal | float | int]]) -> dict[st
     for i in by_remainder[:leftover]:
         counts[quotas[i][0]] += 1
     return counts
+
+
+def _as_fraction(weight: object) -> Fraction:
+    try:
+        value = Fraction(str(weight))
+    except (ValueError, ZeroDivisionError):
+        return Fraction(0)
+    return value if value > 0 else Fraction(0)
 
 
 def fresh_table(counts: Mapping[str, int], order: Sequence[str]) -> list[Range]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.cache import caches
+from django.db import router, transaction
 
 from django_experiments.conf import settings
 from django_experiments.engine import allocation
@@ -156,24 +157,32 @@ def load_from_db() -> dict[str, Definition]:
     for exp in experiments:
         treatments = list(exp.treatments.all())
         phase = exp.open_phases[0] if exp.open_phases else None
-        ranges = table_for(treatments, exp.salt, phase)
         controls = [t.name for t in treatments if t.is_control]
         control = controls[0] if controls else (treatments[0].name if treatments else "control")
-        out[exp.name] = Definition.build(
-            name=exp.name,
-            status=exp.status,
-            salt=exp.salt,
-            treatments=tuple(
+        fields: dict[str, Any] = {
+            "name": exp.name,
+            "status": exp.status,
+            "salt": exp.salt,
+            "treatments": tuple(
                 TreatmentDef(t.name, float(t.weight), bool(t.is_control), t.payload)
                 for t in treatments
             ),
-            control=control,
-            winner=exp.winner.name if exp.winner is not None else None,
-            ranges=tuple(ranges),
-            phase=phase.number if phase else 0,
-            client_visible=exp.client_visible,
-            store_generation=exp.store_generation,
-        )
+            "control": control,
+            "winner": exp.winner.name if exp.winner is not None else None,
+            "phase": phase.number if phase else 0,
+            "client_visible": exp.client_visible,
+            "store_generation": exp.store_generation,
+        }
+        try:
+            out[exp.name] = Definition.build(
+                ranges=tuple(table_for(treatments, exp.salt, phase)), **fields
+            )
+        except Exception:
+            # One broken row (written around validation) must not take every experiment
+            # down: it serves its control to everyone until it is fixed.
+            logger.exception("Experiment %r has unusable definitions; serving control", exp.name)
+            fields["treatments"] = fields["treatments"][:255]
+            out[exp.name] = Definition.build(ranges=(), **fields)
     return out
 
 
@@ -193,8 +202,10 @@ def table_for(treatments: list[Any], salt: str, phase: Any) -> list[allocation.R
     except ValueError:
         logger.warning("Phase %s has a corrupt slot table; laying slots out afresh", phase.pk)
         return allocation.fresh_table(counts, order)
-    if phase.weights == weights_of(treatments):
+    if phase.weights == weights_of(treatments) and {n for _, _, n in old} <= set(order):
         return old
+    # Changed weights, or a table naming a treatment that no longer exists: slots of unknown
+    # owners are freed like any other, so the result is still a minimal move.
     return allocation.rebalance(old, counts, order)
 
 
@@ -214,14 +225,15 @@ def _cache() -> Any:
 
 
 def _refresh() -> dict[str, Definition]:
-    cache = _cache()
     try:
+        cache = _cache()
         version = cache.get(VERSION_KEY)
     except Exception:  # shared cache down: keep serving what we have, else go to the DB
         logger.warning("Definitions cache unreachable", exc_info=True)
-        version = None
         if _snapshot.definitions is not None:
             return _snapshot.definitions
+        _snapshot.version = None
+        return load_from_db()
     if version is not None and version == _snapshot.version and _snapshot.definitions is not None:
         return _snapshot.definitions
     definitions = None
@@ -229,6 +241,12 @@ def _refresh() -> dict[str, Definition]:
         definitions = _from_blob(_safe_get(cache, BLOB_KEY), version)
     if definitions is None:
         definitions = load_from_db()
+        if _in_transaction():
+            # What this transaction sees may never commit: keep it to this process (until the
+            # commit's invalidation, or the next TTL check if it rolls back) and publish
+            # nothing, or every process would serve definitions that were rolled back.
+            _snapshot.version = None
+            return definitions
         if version is None:
             version = uuid.uuid4().hex
         _safe_set_many(
@@ -244,6 +262,14 @@ def _refresh() -> dict[str, Definition]:
         )
     _snapshot.version = version
     return definitions
+
+
+def _in_transaction() -> bool:
+    """Inside an atomic block of the code's own (the test runner's wrapping blocks excluded)."""
+    from django_experiments.models import Experiment
+
+    connection = transaction.get_connection(router.db_for_read(Experiment))
+    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
 
 
 def _from_blob(blob: Any, version: str) -> dict[str, Definition] | None:

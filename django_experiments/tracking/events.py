@@ -1,24 +1,37 @@
 """Event schema and the buffer events wait in before they leave the process.
 
-Inside a bound scope (a request) events are buffered on the scope and leave once, at the end.
-Outside one they go to a process buffer that :func:`flush` empties (the documented flush point
-for shells, scripts and tasks).
+Inside a bound scope (a request) events are buffered on the scope and leave once, at the end
+(:func:`django_experiments.tracking.dispatch.flush_scope`). Outside one they go to a process
+buffer that :func:`django_experiments.tracking.flush` empties: the documented flush point for
+shells, scripts and tasks.
+
+An event is one JSON-serialisable dict (docs/tracking.md, "Event schema"): ``id`` (uuid4),
+``event``, ``experiment``, ``variant``, ``key``, optional ``migration_keys``, ``value``,
+``properties`` and ``timestamp``. Raw user ids never appear: ``key`` is the context's HMAC.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import threading
 import uuid
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
+
+from django.core.cache import caches
 
 from django_experiments.conf import settings
 
 if TYPE_CHECKING:
     from django_experiments.engine.experiment import Experiment
 
+logger = logging.getLogger("django_experiments.tracking")
+
 ASSIGNMENT = "assignment"
+MAX_NAME_LENGTH = 100
+DEDUPE_PREFIX = "glex:trk"
 
 _pending: list[dict[str, Any]] = []
 _pending_lock = threading.Lock()
@@ -28,39 +41,55 @@ class InvalidEventError(ValueError):
     """An event name, value or properties that cannot be tracked; the message says why."""
 
 
-def validate_properties(properties: dict[str, Any]) -> dict[str, Any]:
+def validate_properties(properties: Any) -> dict[str, Any]:
+    if not isinstance(properties, dict):
+        raise InvalidEventError(
+            f"event properties must be an object (dict), got {type(properties).__name__}"
+        )
+    if any(not isinstance(k, str) for k in properties):
+        raise InvalidEventError("event property names must be strings")
     try:
         encoded = json.dumps(properties, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise InvalidEventError(f"event properties must be JSON-serialisable: {exc}") from exc
     limit = settings.EVENT_MAX_PROPERTIES_BYTES
-    if len(encoded.encode()) > limit:
+    size = len(encoded.encode())
+    if size > limit:
         raise InvalidEventError(
-            f"event properties take {len(encoded.encode())} bytes as JSON; the limit is {limit} "
+            f"event properties take {size} bytes as JSON; the limit is {limit} "
             "(EVENT_MAX_PROPERTIES_BYTES)"
         )
-    return properties
+    # The round trip drops anything JSON would not keep (tuples become lists), so what sinks
+    # receive is exactly what was validated.
+    decoded: dict[str, Any] = json.loads(encoded)
+    return decoded
 
 
 def validate_value(value: Any) -> float | int | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidEventError(f"event value must be a number or None, got {value!r}")
-    if value != value or value in (float("inf"), float("-inf")):
+        raise InvalidEventError(f"event value must be a number or null, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
         raise InvalidEventError("event value must be finite")
+    if isinstance(value, int) and abs(value) > 2**53:
+        # Beyond this a JSON consumer (JavaScript, a float column) silently loses precision.
+        raise InvalidEventError("event value must be within ±2**53")
     return value
 
 
 def validate_name(event: Any) -> str:
-    if not isinstance(event, str) or not event or len(event) > 100:
-        raise InvalidEventError("event name must be a non-empty string of at most 100 characters")
+    if not isinstance(event, str) or not event.strip() or len(event) > MAX_NAME_LENGTH:
+        raise InvalidEventError(
+            f"event name must be a non-empty string of at most {MAX_NAME_LENGTH} characters"
+        )
     return event
 
 
 def build_event(
     experiment: Experiment, event: str, value: Any = None, properties: dict[str, Any] | None = None
 ) -> dict[str, Any]:
+    """One schema event for ``experiment``'s context; raises InvalidEventError on bad input."""
     signature = experiment.context.signature
     data: dict[str, Any] = {
         "id": str(uuid.uuid4()),
@@ -73,11 +102,12 @@ def build_event(
         "timestamp": datetime.now(timezone.utc).isoformat(),
     }
     if "migration_keys" in signature:
-        data["migration_keys"] = signature["migration_keys"]
+        data["migration_keys"] = list(signature["migration_keys"])
     return data
 
 
 def emit(event: dict[str, Any]) -> dict[str, Any]:
+    """Buffer one built event: on the bound scope, else in the process buffer."""
     from django_experiments.engine.scope import current_scope
 
     scope = current_scope()
@@ -90,18 +120,51 @@ def emit(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def emit_assignment(experiment: Experiment) -> dict[str, Any] | None:
-    """At most once per (experiment, context key) per scope."""
+    """The assignment event, at most once per (experiment, context key) per scope, and at most
+    once per (experiment, context key, variant) per ``TRACKING_DEDUPE_SECONDS`` across scopes.
+
+    The caller (``Experiment.publish``) has already checked ``should_track``.
+    """
     scope = experiment.context.scope
     if scope is not None:
         seen = (experiment.name, experiment.context.key)
         if seen in scope.assignment_seen:
             return None
         scope.assignment_seen.add(seen)
+    if not _first_in_window(experiment):
+        return None
     return emit(build_event(experiment, ASSIGNMENT))
 
 
+def dedupe_key(experiment: Experiment) -> str:
+    # The variant is part of the key: a context that moves to another variant (a forced
+    # assignment, a new phase) gets a fresh assignment event for it.
+    return f"{DEDUPE_PREFIX}:{experiment.name}:{experiment.context.key}:{experiment.assigned.name}"
+
+
+def _first_in_window(experiment: Experiment) -> bool:
+    window = settings.TRACKING_DEDUPE_SECONDS
+    if not window or window <= 0:
+        return True
+    alias = settings.TRACKING_DEDUPE_CACHE_ALIAS or settings.STORE_ALIAS
+    try:
+        # add() is atomic on Redis/memcached: of concurrent requests exactly one wins.
+        return bool(caches[alias].add(dedupe_key(experiment), 1, window))
+    except Exception:
+        # A dead cache must not drop events: at-least-once means a duplicate is the lesser harm
+        # (consumers can collapse assignments per key).
+        logger.debug("Assignment dedupe cache unavailable; emitting", exc_info=True)
+        return True
+
+
 def take_pending() -> list[dict[str, Any]]:
+    """Empty the process buffer and return what it held (the flush point's input)."""
     with _pending_lock:
         events = list(_pending)
         _pending.clear()
     return events
+
+
+def pending_count() -> int:
+    with _pending_lock:
+        return len(_pending)
