@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django_experiments.engine.errors import (
     BehaviorMissingError,
+    ExistingBehaviorError,
     ExperimentError,
     NestingError,
     UnregisteredExperimentError,
@@ -30,6 +31,7 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "BehaviorMissingError",
+    "ExistingBehaviorError",
     "Experiment",
     "ExperimentError",
     "NestingError",

@@ -14,5 +14,7 @@ class DjangoExperimentsConfig(AppConfig):
 
         checks.register()
         signals.connect()
+        from django_experiments import login  # noqa: F401 - connects the login migration
+
         # Like the admin: every installed app's experiments.py registers its classes.
         autodiscover_modules("experiments")

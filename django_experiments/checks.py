@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -11,6 +12,19 @@ from django.utils.module_loading import import_string
 from django_experiments.conf import DEFAULTS, NESTING_CHOICES, SAMESITE_CHOICES, TYPES
 
 ID = "django_experiments.{}"
+
+#: Numeric settings where a negative (or NaN/infinite) value makes no sense.
+NON_NEGATIVE = (
+    "DEFINITIONS_TTL",
+    "COOKIE_MAX_AGE",
+    "TRACKING_DEDUPE_SECONDS",
+    "TRACKING_MAX_ATTEMPTS",
+    "TRACKING_RETRY_BACKOFF",
+    "TRACKING_BATCH_SIZE",
+    "TRACKING_HTTP_TIMEOUT",
+    "EVENT_MAX_PROPERTIES_BYTES",
+    "EVENT_MAX_BODY_BYTES",
+)
 MIDDLEWARE = "django_experiments.middleware.ExperimentMiddleware"
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 
@@ -62,10 +76,9 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
 def _check_values(user: dict[str, Any]) -> list[checks.CheckMessage]:
     errors: list[checks.CheckMessage] = []
     secret = user.get("CONTEXT_KEY_SECRET")
-    if secret and secret in (
-        django_settings.SECRET_KEY,
-        django_settings.SECRET_KEY.encode() if isinstance(django_settings.SECRET_KEY, str) else b"",
-    ):
+    raw_keys = [django_settings.SECRET_KEY, *getattr(django_settings, "SECRET_KEY_FALLBACKS", [])]
+    raw_keys += [k.encode() for k in raw_keys if isinstance(k, str)]
+    if secret and isinstance(secret, (str, bytes)) and secret in raw_keys:
         errors.append(
             _error(
                 "E004",
@@ -75,14 +88,13 @@ def _check_values(user: dict[str, Any]) -> list[checks.CheckMessage]:
         )
     store = user.get("STORE", DEFAULTS["STORE"])
     if isinstance(store, str) and store not in ("redis", "cache", "none"):
-        try:
-            import_string(store)
-        except ImportError as exc:
+        problem = _import_problem(store, "django_experiments.engine.stores.Store")
+        if problem:
             errors.append(
                 _error(
                     "E005",
                     f"DJANGO_EXPERIMENTS['STORE'] {store!r} is not 'redis', 'cache', 'none' "
-                    f"or an importable path ({exc}).",
+                    f"or the path of a Store subclass ({problem}).",
                 )
             )
     alias = user.get("STORE_ALIAS", DEFAULTS["STORE_ALIAS"])
@@ -91,7 +103,7 @@ def _check_values(user: dict[str, Any]) -> list[checks.CheckMessage]:
         errors.append(
             _error("E006", f"DJANGO_EXPERIMENTS['STORE_ALIAS'] {alias!r} is not in CACHES.")
         )
-    elif store == "redis" and isinstance(alias, str):
+    elif store == "redis" and isinstance(alias, str) and isinstance(caches.get(alias), dict):
         backend = caches.get(alias, {}).get("BACKEND", "")
         if not backend.startswith("django_redis."):
             errors.append(
@@ -102,13 +114,23 @@ def _check_values(user: dict[str, Any]) -> list[checks.CheckMessage]:
                     "Use 'django_redis.cache.RedisCache' or set STORE to 'cache'.",
                 )
             )
+    definitions_alias = user.get("DEFINITIONS_CACHE_ALIAS", DEFAULTS["DEFINITIONS_CACHE_ALIAS"])
+    if isinstance(definitions_alias, str) and definitions_alias not in caches:
+        errors.append(
+            _error(
+                "E006",
+                f"DJANGO_EXPERIMENTS['DEFINITIONS_CACHE_ALIAS'] {definitions_alias!r} is not in "
+                "CACHES.",
+            )
+        )
     rollout = user.get("DEFAULT_ROLLOUT", DEFAULTS["DEFAULT_ROLLOUT"])
-    if isinstance(rollout, str) and rollout not in ("percent", "random", "round_robin"):
-        try:
-            import_string(rollout)
-        except ImportError as exc:
+    if (isinstance(rollout, str) and rollout not in ("percent", "random", "round_robin")) or (
+        isinstance(rollout, type)
+    ):
+        problem = _import_problem(rollout, "django_experiments.engine.rollout.Rollout")
+        if problem:
             errors.append(
-                _error("E007", f"DJANGO_EXPERIMENTS['DEFAULT_ROLLOUT'] {rollout!r}: {exc}.")
+                _error("E007", f"DJANGO_EXPERIMENTS['DEFAULT_ROLLOUT'] {rollout!r}: {problem}.")
             )
     nesting = user.get("NESTING", DEFAULTS["NESTING"])
     if isinstance(nesting, str) and nesting not in NESTING_CHOICES:
@@ -125,20 +147,22 @@ def _check_values(user: dict[str, Any]) -> list[checks.CheckMessage]:
     sinks = user.get("TRACKING_SINKS", DEFAULTS["TRACKING_SINKS"])
     if isinstance(sinks, (list, tuple)):
         for sink in sinks:
+            if not isinstance(sink, str):
+                continue
             try:
-                import_string(sink) if isinstance(sink, str) else None
-            except ImportError as exc:
+                import_string(sink)
+            except Exception as exc:  # a module failing at import is as fatal as a bad path
                 errors.append(_error("E010", f"Tracking sink {sink!r} cannot be imported: {exc}."))
-    non_negative = (
-        "DEFINITIONS_TTL",
-        "COOKIE_MAX_AGE",
-        "TRACKING_MAX_ATTEMPTS",
-        "TRACKING_BATCH_SIZE",
-    )
-    for key in non_negative:
+    for key in NON_NEGATIVE:
         value = user.get(key)
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
-            errors.append(_error("E011", f"DJANGO_EXPERIMENTS[{key!r}] must not be negative."))
+        if (
+            isinstance(value, (int, float))
+            and not isinstance(value, bool)
+            and not (math.isfinite(value) and value >= 0)
+        ):
+            errors.append(
+                _error("E011", f"DJANGO_EXPERIMENTS[{key!r}] must be a finite number, 0 or more.")
+            )
     if user.get("FORCE_PARAM", "x") == "":
         errors.append(_error("E012", "DJANGO_EXPERIMENTS['FORCE_PARAM'] must not be empty."))
     if (
@@ -154,6 +178,18 @@ def _check_values(user: dict[str, Any]) -> list[checks.CheckMessage]:
             )
         )
     return errors
+
+
+def _import_problem(spec: str | type, base_path: str) -> str | None:
+    """Why ``spec`` (a dotted path or a class) is not a subclass of ``base_path``, or None."""
+    try:
+        obj = import_string(spec) if isinstance(spec, str) else spec
+    except Exception as exc:  # ImportError, or the module itself failing at import
+        return str(exc)
+    base = import_string(base_path)
+    if not (isinstance(obj, type) and issubclass(obj, base)):
+        return f"{obj!r} is not a subclass of {base_path}"
+    return None
 
 
 def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:

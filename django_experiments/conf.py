@@ -137,8 +137,12 @@ class Settings:
         doubles as the context-key secret (a leaked key could then forge sessions).
         """
         explicit = self._user().get("CONTEXT_KEY_SECRET")
-        if explicit:
-            return explicit.encode() if isinstance(explicit, str) else bytes(explicit)
+        if isinstance(explicit, str) and explicit:
+            return explicit.encode()
+        if isinstance(explicit, (bytes, bytearray)) and explicit:
+            return bytes(explicit)
+        # Anything else (E003 reports it) falls through to the derived key: ``bytes(5)`` would
+        # silently be five zero bytes, a secret anyone can guess.
         secret_key = django_settings.SECRET_KEY
         cached = _derived.get(secret_key)
         if cached is None:

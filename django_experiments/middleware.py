@@ -1,16 +1,218 @@
-"""Placeholder replaced by the request layer (issue 3)."""
+"""``ExperimentMiddleware``: one experiment scope per request.
+
+Request phase: read DNT, ``glex_force`` (permission-checked) and the anonymous actor cookie into
+a :class:`~django_experiments.engine.scope.Scope`, bind it for the view (contextvar, so it holds
+in sync and async views and in threads started with ``sync_to_async``), and attach
+``request.experiment`` / ``request.aexperiment``.
+
+Response phase: write the anonymous cookie only if an id was minted, delete it once its
+identity was handed to a known actor (login), and hand the buffered events to the tracking
+pipeline exactly once. Nothing here can turn a good response into an error.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
+from functools import wraps
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
+from django.http import HttpRequest, HttpResponseBase
+from django.utils.cache import patch_vary_headers
+
+from django_experiments import cookies, dnt, force
+from django_experiments.engine.context import RESERVED, is_anonymous_actor
+from django_experiments.engine.experiment import Experiment
+from django_experiments.engine.registry import experiment
+from django_experiments.engine.scope import Scope, activate
+
+logger = logging.getLogger("django_experiments")
+
+SCOPE_ATTR = "_experiments_scope"
+_INVALID_COOKIE = "invalid_cookie"
+
+
+def scope_of(request: Any) -> Scope | None:
+    """The request's experiment scope (DRF requests proxy to the Django request)."""
+    scope = getattr(request, SCOPE_ATTR, None)
+    return scope if isinstance(scope, Scope) else None
+
+
+def _with_default_actor(context: dict[str, Any], user: Any) -> dict[str, Any]:
+    """The actor default rule (docs/request-layer.md, "request.experiment").
+
+    No context keywords at all (options such as ``only_assigned`` do not count) → the actor
+    is the request's user. Any context keyword given → exactly that context, so
+    ``request.experiment("x", project=p)`` is sticky to the project alone and sets no cookie,
+    as in gitlab-experiment. An anonymous actor (``None`` or ``AnonymousUser``) is normalised
+    to ``None`` so both spellings share one memoised resolution.
+    """
+    if not set(context) - RESERVED:
+        context = {**context, "actor": user}
+    if "actor" in context and is_anonymous_actor(context["actor"]):
+        context = {**context, "actor": None}
+    return context
+
+
+class RequestExperiments:
+    """``request.experiment(name, variant=None, **context)``: memoised per request."""
+
+    __slots__ = ("request", "scope")
+
+    def __init__(self, request: HttpRequest, scope: Scope) -> None:
+        self.request = request
+        self.scope = scope
+
+    def __call__(self, name: str, variant: str | None = None, /, **context: Any) -> Experiment:
+        # ``request.user`` is a lazy object: the user is only loaded if it becomes the actor.
+        context = _with_default_actor(context, getattr(self.request, "user", None))
+        return experiment(name, variant, scope=self.scope, **context)
+
+    async def resolve_async(
+        self, name: str, variant: str | None = None, /, **context: Any
+    ) -> Experiment:
+        """``await request.aexperiment(...)``: the same, resolved off the event loop.
+
+        The engine may touch the database (cold definitions) and blocking stores, so it runs
+        in a worker thread; ``sync_to_async`` copies the context, so the scope is bound there.
+        """
+        if not set(context) - RESERVED:
+            context = {**context, "actor": await _auser(self.request)}
+
+        def resolve() -> Experiment:
+            exp = self(name, variant, **context)
+            exp.assigned  # noqa: B018 - resolve now, in this thread
+            return exp
+
+        return await sync_to_async(resolve)()
+
+
+async def _auser(request: HttpRequest) -> Any:
+    auser = getattr(request, "auser", None)
+    if auser is not None:
+        return await auser()
+    return await sync_to_async(lambda: getattr(request, "user", None))()
+
+
+def begin(request: HttpRequest) -> Scope:
+    """Build the request's scope (without the staff check) and attach the helpers."""
+    anonymous_id, invalid = cookies.read(request)
+    scope = Scope(
+        trackable=dnt.trackable(request),
+        forced=force.requested(request),
+        anonymous_id=anonymous_id,
+    )
+    if invalid:
+        scope.extra[_INVALID_COOKIE] = True
+    helper = RequestExperiments(request, scope)
+    setattr(request, SCOPE_ATTR, scope)
+    # setattr: HttpRequest has no such attributes in django-stubs; they are ours to add.
+    setattr(request, "experiment", helper)  # noqa: B010
+    setattr(request, "aexperiment", helper.resolve_async)  # noqa: B010
+    return scope
+
+
+def _check_force(scope: Scope, request: HttpRequest) -> None:
+    # Only a forcing request pays for loading the user (FORCE_STAFF_ONLY).
+    if scope.forced and force.staff_only() and not force.permitted(getattr(request, "user", None)):
+        scope.forced = {}
+
+
+def finish(request: HttpRequest, response: HttpResponseBase, scope: Scope) -> None:
+    """The response phase's cookie work; never raises."""
+    try:
+        _cookies(request, response, scope)
+    except Exception:
+        logger.exception("Writing the experiments cookie failed")
+
+
+def _cookies(request: HttpRequest, response: HttpResponseBase, scope: Scope) -> None:
+    if scope.new_anonymous_id is not None:
+        cookies.write(response, scope.new_anonymous_id)
+    elif (scope.anonymous_resolved and not scope.anonymous_used) or scope.extra.get(
+        _INVALID_COOKIE
+    ):
+        from django_experiments.conf import settings
+
+        if settings.COOKIE_NAME in request.COOKIES:
+            cookies.delete(response)
+    if scope.anonymous_used:
+        # The content depends on the cookie: shared caches must not serve it to others.
+        patch_vary_headers(response, ("Cookie",))
+
+
+def flush(scope: Scope) -> None:
+    """Hand the request's events to the tracking pipeline; a failure there is only logged."""
+    try:
+        from django_experiments.tracking.dispatch import flush_scope
+
+        flush_scope(scope)
+    except Exception:
+        logger.exception("Flushing experiment events failed; the response is unaffected")
 
 
 class ExperimentMiddleware:
+    """Place after ``AuthenticationMiddleware`` (it reads ``request.user`` lazily)."""
+
+    sync_capable = True
+    async_capable = True
+
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self.__acall__(request)
+        if scope_of(request) is not None:  # already scoped (a decorated view inside)
+            return self.get_response(request)
+        scope = begin(request)
+        _check_force(scope, request)
+        with activate(scope):
+            response = self.get_response(request)
+        finish(request, response, scope)
+        flush(scope)
+        return response
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
+        get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]]
+        get_response = self.get_response
+        if scope_of(request) is not None:
+            return await get_response(request)
+        scope = begin(request)
+        if scope.forced and force.staff_only() and not force.permitted(await _auser(request)):
+            scope.forced = {}
+        with activate(scope):
+            response = await get_response(request)
+        finish(request, response, scope)
+        # The tracking pipeline may block (broker, outbox): keep it off the event loop.
+        await sync_to_async(flush)(scope)
+        return response
+
+
+ViewFunc = Callable[..., HttpResponseBase]
+
+
+def with_scope(view: ViewFunc) -> ViewFunc:
+    """Give a sync view a scope of its own when the middleware is not installed.
+
+    The package's views (client API, redirect tracking) use it so that they set cookies and
+    flush events either way; with the middleware installed it does nothing.
+    """
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if scope_of(request) is not None:
+            return view(request, *args, **kwargs)
+        scope = begin(request)
+        _check_force(scope, request)
+        with activate(scope):
+            response = view(request, *args, **kwargs)
+        finish(request, response, scope)
+        flush(scope)
+        return response
+
+    return wrapped

@@ -13,6 +13,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from django_experiments.validation import (
+    MSG_WINNER,
     TreatmentRow,
     parse_weight,
     validate_treatment_rows,
@@ -77,9 +78,7 @@ class Experiment(models.Model):
         if winner_experiment is not None and (
             self.pk is None or list(winner_experiment) != [self.pk]
         ):
-            errors.setdefault("winner", []).append(
-                str(_("The winner must be one of this experiment's treatments."))
-            )
+            errors.setdefault("winner", []).append(MSG_WINNER)
         # The admin's inline formset validates the posted set instead of the stored one.
         if self.pk is not None and not getattr(self, "_treatments_validated_by_formset", False):
             rows = [TreatmentRow.from_model(t) for t in self.treatments.all()]
@@ -179,3 +178,6 @@ class Phase(models.Model):
 
 def _fmt(weights: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in weights.items())
+
+
+from django_experiments.tracking.models import *  # noqa: E402,F401,F403

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -104,43 +105,75 @@ def pause(experiment: Experiment) -> None:
 
 
 def conclude(experiment: Experiment, winner: Treatment | None = None) -> None:
+    _set_status(experiment, Status.CONCLUDED, winner)
+
+
+def _set_status(experiment: Experiment, status: str, winner: Treatment | None = None) -> None:
+    """Validate and save; on a validation error the instance is left as it was."""
+    fields = ("status", "winner", "started_at", "concluded_at")
+    before = {name: getattr(experiment, name) for name in fields}
+    experiment.status = status
     if winner is not None:
         experiment.winner = winner
-    _set_status(experiment, Status.CONCLUDED)
-
-
-def _set_status(experiment: Experiment, status: str) -> None:
-    experiment.status = status
     now = timezone.now()
     if status == Status.RUNNING and experiment.started_at is None:
         experiment.started_at = now
     if status == Status.CONCLUDED:
         experiment.concluded_at = now
-    experiment.full_clean()
+    try:
+        experiment.full_clean()
+    except ValidationError:
+        for name, value in before.items():
+            setattr(experiment, name, value)
+        raise
     experiment.save()
 
 
-def rerandomise(experiment: Experiment) -> None:
-    """New salt: every context is re-hashed, and a new phase starts."""
-    experiment.salt = new_salt()
-    experiment.save(update_fields=["salt", "updated_at"])
+def rerandomise(experiment: Experiment, *, forget_assignments: bool = True) -> None:
+    """New salt: every context is re-hashed, and a new phase starts.
+
+    Stored assignments are forgotten too (by default): a sticky store would otherwise keep
+    every already-assigned context on its old variant and re-randomise only newcomers.
+    """
+    with transaction.atomic():
+        experiment.salt = new_salt()
+        fields = ["salt", "updated_at"]
+        old_namespace = _store_namespace(experiment)
+        if forget_assignments:
+            experiment.store_generation += 1
+            fields.append("store_generation")
+        experiment.save(update_fields=fields)
+        if forget_assignments:
+            _clear_store_on_commit(experiment.name, old_namespace)
 
 
 def clear_assignments(experiment: Experiment) -> None:
     """Forget every stored assignment of the experiment."""
+    with transaction.atomic():
+        old_namespace = _store_namespace(experiment)
+        experiment.store_generation += 1
+        experiment.save(update_fields=["store_generation", "updated_at"])
+        _clear_store_on_commit(experiment.name, old_namespace)
+
+
+def _store_namespace(experiment: Experiment) -> str:
+    # Must match engine.definitions.Definition.store_name.
+    if experiment.store_generation:
+        return f"{experiment.name}~{experiment.store_generation}"
+    return experiment.name
+
+
+def _clear_store_on_commit(name: str, namespace: str) -> None:
+    """Drop the old namespace once the generation bump is committed (not if it rolls back)."""
     from django_experiments.engine.stores import get_store
 
-    old_namespace = (
-        f"{experiment.name}~{experiment.store_generation}"
-        if experiment.store_generation
-        else experiment.name
-    )
-    experiment.store_generation += 1
-    experiment.save(update_fields=["store_generation", "updated_at"])
-    try:
-        get_store().clear(old_namespace)
-    except Exception:
-        logger.warning("Could not clear the store for %s", experiment.name, exc_info=True)
+    def clear() -> None:
+        try:
+            get_store().clear(namespace)
+        except Exception:
+            logger.warning("Could not clear the store for %s", name, exc_info=True)
+
+    transaction.on_commit(clear)
 
 
 def create_draft(name: str) -> Experiment | None:

@@ -24,6 +24,7 @@ MSG_DUPLICATE = "Treatment names must be unique within an experiment; repeated: 
 MSG_NO_CONTROL = "Exactly one treatment must be the control; none is marked."
 MSG_SEVERAL_CONTROLS = "Exactly one treatment must be the control; {count} are marked: {names}."
 MSG_NO_TREATMENTS = "A running experiment needs treatments."
+MSG_WINNER = "The winner must be one of this experiment's treatments."
 
 
 def parse_weight(value: Any) -> Decimal:

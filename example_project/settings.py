@@ -112,3 +112,21 @@ LOGGING = {
         "django_experiments": {"handlers": ["console"], "level": "INFO"},
     },
 }
+
+# Tracking (docs/tracking.md): log events and keep them for the admin results.
+DJANGO_EXPERIMENTS.setdefault(
+    "TRACKING_SINKS",
+    [
+        "django_experiments.tracking.sinks.LoggingSink",
+        "django_experiments.tracking.sinks.DatabaseSink",
+    ],
+)
+# A dead broker must not hold a request for long before the batch goes to the outbox.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+# With a real broker, `celery -A example_project beat` drains the outbox every minute.
+CELERY_BEAT_SCHEDULE = {
+    "django-experiments-drain-outbox": {
+        "task": "django_experiments.tracking.drain_outbox",
+        "schedule": 60.0,
+    },
+}

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("experiments/", include("django_experiments.urls")),
+    path("web/", include("tests.web.urls")),
 ]

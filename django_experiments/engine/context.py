@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django_experiments.conf import settings
-from django_experiments.engine.scope import Scope, current_scope
+from django_experiments.engine.scope import Scope, anonymous_identity, current_scope
 
 #: Hex characters kept from the digest: 128 bits, collision-free at any realistic volume, and
 #: half the Redis memory of a full 64-character SHA-256 field.
@@ -105,12 +105,18 @@ class Context:
         if scope is None:
             return actor
         if is_anonymous_actor(actor):
-            anonymous = scope.anonymous_actor()
-            return anonymous if anonymous is not None else actor
-        if scope.previous_anonymous_id:
-            # The visitor just logged in: the key they had as an anonymous actor becomes a
-            # migration key, so their stored variant follows them (gitlab's cookie migration).
-            self._migrated_from.append({"actor": scope.previous_anonymous_id})
+            return scope.anonymous_actor()
+        # A known actor. The anonymous identity this visitor had (logged in during this
+        # request, or a cookie still present) becomes a migration key, so a variant stored for
+        # the cookie follows them and the journey can be stitched (gitlab's cookie migration).
+        # ``migrated_with`` merges it into the rest of the context, so contexts with more
+        # keys than the actor (``actor=..., project=...``) migrate too.
+        anonymous_id = scope.previous_anonymous_id
+        if anonymous_id is None and scope.anonymous_id is not None:
+            anonymous_id = scope.anonymous_id
+            scope.anonymous_resolved = True
+        if anonymous_id is not None:
+            self._migrated_with.append({"actor": anonymous_identity(anonymous_id)})
         return actor
 
     def __getattr__(self, name: str) -> Any:

@@ -3,20 +3,26 @@
 An instance is one experiment for one context. Subclasses add behaviours and rules with the
 decorators in :mod:`django_experiments.engine.rules`; the admin row of the same name owns status,
 treatments and weights. Resolution follows docs/architecture.md ("Resolution order").
+
+Instances are cheap views over a ``_Resolution`` (context, definition, assigned variant). Inside
+a scope (a request) the factory memoises the resolution per name and context, so every call site
+gets its own instance (its own inline behaviours and run result, as in gitlab-experiment) while
+the store is read once.
 """
 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, ClassVar, NamedTuple, Protocol
 
 from django_experiments.conf import settings
 from django_experiments.engine import definitions as defs
 from django_experiments.engine import nesting
 from django_experiments.engine.context import Context
-from django_experiments.engine.errors import BehaviorMissingError
+from django_experiments.engine.errors import BehaviorMissingError, ExperimentError
 from django_experiments.engine.rollout import Rollout, resolve_rollout
 from django_experiments.engine.rules import collect_rules
 from django_experiments.engine.scope import Scope
@@ -27,6 +33,7 @@ logger = logging.getLogger("django_experiments")
 RUNNING = "running"
 PAUSED = "paused"
 CONCLUDED = "concluded"
+CONTROL = "control"
 
 _warned_unknown: set[str] = set()
 _store_warned_at = -1e9
@@ -37,35 +44,131 @@ class Variant(NamedTuple):
     name: str
     payload: Any = None
 
+    def __str__(self) -> str:
+        # ``{{ exp.assigned }}`` in a template renders the variant name.
+        return self.name
+
 
 Behavior = Callable[..., Any]
 Rule = Callable[..., Any]
 
 
+class StubHook(Protocol):
+    """What ``django_experiments.testing`` installs for a stubbed experiment name."""
+
+    #: The variant the rollout step gives (None: the rollout strategy decides).
+    variant: str | None
+    #: Whether the experiment counts as enabled (replaces status, ``enabled()`` and rollout).
+    enabled: bool
+    #: An isolated store, so stubbed tests neither read nor leave real assignments.
+    store: Store
+
+    def definition_for(self, experiment: Experiment) -> defs.Definition: ...
+
+
+#: Stubbed experiments by bare name (testing only; an empty dict costs one truth test).
+_stubs: dict[str, StubHook] = {}
+#: Active event captures (testing): while any is active, events are recorded, not shipped.
+#: Each is called with the experiment, the event, and whether it was tracked (False: track()
+#: was called but the context should not be tracked, so nothing would have been shipped).
+_captures: list[Callable[[Experiment, dict[str, Any], bool], None]] = []
+#: Rollout strategy instances per (class, rollout spec, DEFAULT_ROLLOUT).
+_rollouts: dict[tuple[type, int, Any], Rollout] = {}
+
+
+class _Resolution:
+    """One experiment for one context: what the store, rules and rollout decided."""
+
+    __slots__ = (
+        "name",
+        "base_name",
+        "context",
+        "loaded",
+        "definition",
+        "stub",
+        "enabled",
+        "assigned",
+        "excluded",
+        "only_assigned_miss",
+        "tracked_assignment",
+    )
+
+    def __init__(self, name: str, base_name: str, context: Context) -> None:
+        self.name = name
+        self.base_name = base_name
+        self.context = context
+        self.loaded = False
+        self.definition: defs.Definition | None = None
+        self.stub: StubHook | None = None
+        self.enabled: bool | None = None
+        self.assigned: Variant | None = None
+        self.excluded = False
+        self.only_assigned_miss = False
+        self.tracked_assignment = False
+
+    def fork(self) -> _Resolution:
+        """A private copy that has not resolved yet (same context and definition)."""
+        other = _Resolution(self.name, self.base_name, self.context)
+        other.loaded = self.loaded
+        other.definition = self.definition
+        other.stub = self.stub
+        other.enabled = self.enabled
+        return other
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """``(bare name, full name)``: NAME_PREFIX is added to, or recognised on, ``name``."""
+    prefix = settings.NAME_PREFIX
+    if not prefix:
+        return name, name
+    head = f"{prefix}_"
+    if name.startswith(head):
+        return name[len(head) :], name
+    return name, head + name
+
+
 class Experiment:
-    """Base class for code-defined experiments, and the default for admin-only ones."""
+    """Base class for code-defined experiments, and the default for admin-only ones.
+
+    Subclass it, set ``name`` to the admin row's name and decorate methods with ``control``,
+    ``candidate``, ``variant(...)``, ``exclude``, ``segment(...)``, ``before_run``,
+    ``after_run`` or ``around_run``. Do not override ``__init__``: memoised instances are built
+    without calling it.
+    """
 
     #: The experiment's name (without NAME_PREFIX). Subclasses set it; the admin row matches it.
     name: str = ""
-    #: Rollout strategy: a Rollout instance or class, a builtin name, or a dotted path.
+    #: Rollout strategy: a Rollout instance or class, a builtin name, or a dotted path. None
+    #: uses ``DJANGO_EXPERIMENTS["DEFAULT_ROLLOUT"]``.
     rollout: ClassVar[Rollout | type[Rollout] | str | None] = None
 
-    # Filled by __init_subclass__ from the decorators in engine/rules.py.
+    # Filled by __init_subclass__ (rules.collect_rules) from the decorators in engine/rules.py.
     _class_behaviors: ClassVar[dict[str, Behavior]] = {}
-    _class_excludes: ClassVar[list[Rule]] = []
-    _class_segments: ClassVar[list[tuple[Rule, str]]] = []
-    _class_callbacks: ClassVar[dict[str, list[Behavior]]] = {
-        "before": [],
-        "after": [],
-        "around": [],
+    _class_excludes: ClassVar[tuple[Rule, ...]] = ()
+    _class_segments: ClassVar[tuple[tuple[Rule, str], ...]] = ()
+    _class_callbacks: ClassVar[dict[str, tuple[Behavior, ...]]] = {
+        "before": (),
+        "around": (),
+        "after": (),
     }
+    _has_callbacks: ClassVar[bool] = False
     _enabled_override: ClassVar[Callable[[Any], bool] | None] = None
-    _rollout_instance: ClassVar[Rollout | None] = None
+
+    base_name: str
+    context: Context
+    _state: _Resolution
+    _shared: bool
+    _explicit: str | None
+    _assigned: Variant | None
+    _behaviors: dict[str, Behavior]
+    _excludes: list[Rule]
+    _segments: list[tuple[Rule, str]]
+    _ran: bool
+    _result: Any
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         collect_rules(cls)
-        cls._rollout_instance = None
 
     def __init__(
         self,
@@ -76,23 +179,33 @@ class Experiment:
         scope: Scope | None = None,
         **context: Any,
     ) -> None:
-        base_name = name or type(self).name
-        if not base_name:
+        requested = name or type(self).name
+        if not requested:
             raise ValueError("an experiment needs a name")
-        self.name = settings.full_name(base_name)
-        self.context = Context(self.name, context, scope=scope)
-        self._explicit = variant or None
-        self._behaviors: dict[str, Behavior] = {}
-        self._excludes: list[Rule] = []
-        self._segments: list[tuple[Rule, str]] = []
-        self._assigned: Variant | None = None
-        self._excluded = False
-        self._only_assigned_miss = False
-        self._tracked_assignment = False
+        base_name, full_name = split_name(requested)
+        state = _Resolution(full_name, base_name, Context(full_name, context, scope=scope))
+        self._setup(state, variant or None, shared=False)
+
+    @classmethod
+    def _from_resolution(cls, state: _Resolution, variant: str | None) -> Experiment:
+        """A new instance (own behaviours and run result) over a memoised resolution."""
+        self = cls.__new__(cls)
+        self._setup(state, variant, shared=True)
+        return self
+
+    def _setup(self, state: _Resolution, variant: str | None, shared: bool) -> None:
+        self.name = state.name
+        self.base_name = state.base_name
+        self.context = state.context
+        self._state = state
+        self._shared = shared
+        self._explicit = variant
+        self._assigned = None
+        self._behaviors = {}
+        self._excludes = []
+        self._segments = []
         self._ran = False
-        self._result: Any = None
-        self._definition_loaded = False
-        self._definition: defs.Definition | None = None
+        self._result = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name} key={self.context.key}>"
@@ -101,16 +214,23 @@ class Experiment:
 
     @property
     def definition(self) -> defs.Definition | None:
-        if not self._definition_loaded:
-            self._definition = defs.get_definition(self.name)
-            self._definition_loaded = True
-            if self._definition is None:
-                _unknown(self.name)
-        return self._definition
+        state = self._state
+        if not state.loaded:
+            stub = _stubs.get(state.base_name) if _stubs else None
+            if stub is not None:
+                state.stub = stub
+                state.definition = stub.definition_for(self)
+            else:
+                state.definition = defs.get_definition(state.base_name)
+                if state.definition is None:
+                    _unknown(state.base_name)
+            state.loaded = True
+        return state.definition
 
     @property
     def store(self) -> Store:
-        return get_store()
+        stub = self._state.stub
+        return stub.store if stub is not None else get_store()
 
     def _store_get(self) -> str | None:
         definition = self.definition
@@ -132,6 +252,7 @@ class Experiment:
             _store_failed("write")
 
     def store_increment(self) -> int:
+        """An atomic per-experiment counter (round-robin rollout); 1 if the store is down."""
         definition = self.definition
         assert definition is not None
         try:
@@ -145,25 +266,45 @@ class Experiment:
     @property
     def rollout_strategy(self) -> Rollout:
         cls = type(self)
-        if cls._rollout_instance is None:
-            cls._rollout_instance = resolve_rollout(cls.rollout, settings.DEFAULT_ROLLOUT)
-        return cls._rollout_instance
+        spec = cls.rollout
+        default = settings.DEFAULT_ROLLOUT if spec is None else None
+        key = (cls, id(spec), default)
+        strategy = _rollouts.get(key)
+        if strategy is None:
+            strategy = _rollouts[key] = resolve_rollout(spec, default or "percent")
+        return strategy
 
     @property
     def enabled(self) -> bool:
-        """Running, and neither the class's ``enabled()`` nor the rollout says no."""
+        """Running, and neither the class's ``enabled()`` nor the rollout says no.
+
+        Decided once per resolution: the class's ``enabled()`` is the cheapest early exit and
+        should stay cheap, but it is not called again for every ``should_track``.
+        """
+        state = self._state
+        enabled = state.enabled
+        if enabled is None:
+            enabled = state.enabled = self._compute_enabled()
+        return enabled
+
+    def _compute_enabled(self) -> bool:
         definition = self.definition
+        stub = self._state.stub
+        if stub is not None:
+            return stub.enabled
         if definition is None or definition.status != RUNNING:
             return False
         override = type(self)._enabled_override
         if override is not None and not override(self):
             return False
-        return self.rollout_strategy.enabled(self)
+        return bool(self.rollout_strategy.enabled(self))
 
     @property
     def excluded(self) -> bool:
+        """Excluded by a rule, or ``only_assigned`` without a stored variant."""
         self.assigned  # noqa: B018 - exclusion is decided during resolution
-        return self._excluded or self._only_assigned_miss
+        state = self._state
+        return state.excluded or state.only_assigned_miss
 
     @property
     def should_track(self) -> bool:
@@ -173,14 +314,19 @@ class Experiment:
 
     @property
     def assigned(self) -> Variant:
-        if self._assigned is None:
-            self._assigned = self._resolve()
-        return self._assigned
+        assigned = self._assigned
+        if assigned is None:
+            state = self._state
+            assigned = state.assigned
+            if assigned is None:
+                assigned = state.assigned = self._resolve()
+            self._assigned = assigned
+        return assigned
 
     def _variant(self, name: str | None) -> Variant:
         definition = self.definition
         if definition is None:
-            return Variant(name or "control")
+            return Variant(name or CONTROL)
         if name is None or name not in definition.by_name:
             name = definition.control
         treatment = definition.by_name.get(name)
@@ -189,11 +335,14 @@ class Experiment:
     def _resolve(self) -> Variant:
         definition = self.definition
         if definition is None:
-            return Variant("control")
-        if definition.status == CONCLUDED:
-            return self._variant(definition.winner)
-        if definition.status == PAUSED:
-            return self._variant(self._valid(self._store_get()))
+            return Variant(CONTROL)
+        state = self._state
+        if state.stub is None:
+            status = definition.status
+            if status == CONCLUDED:
+                return self._variant(definition.winner)
+            if status == PAUSED:
+                return self._variant(self._valid(self._store_get()))
         if not self.enabled:
             return self._variant(None)
         if self._explicit is not None:
@@ -209,14 +358,20 @@ class Experiment:
         if stored is not None:
             return self._variant(stored)
         if self.context.only_assigned:
-            self._only_assigned_miss = True
+            state.only_assigned_miss = True
             return self._variant(None)
         if self._is_excluded():
-            self._excluded = True
+            state.excluded = True
             return self._variant(None)
-        chosen = self._segment() or self.rollout_strategy.resolve(self) or definition.control
+        chosen = self._segment() or self._valid(self._rollout_choice()) or definition.control
         self._store_set(chosen)
         return self._variant(chosen)
+
+    def _rollout_choice(self) -> str | None:
+        stub = self._state.stub
+        if stub is not None and stub.variant is not None:
+            return stub.variant
+        return self.rollout_strategy.resolve(self)
 
     def _valid(self, name: str | None) -> str | None:
         definition = self.definition
@@ -231,24 +386,41 @@ class Experiment:
         return self._valid(scope.forced.get(self.name))
 
     def _is_excluded(self) -> bool:
+        """Class rules in declaration order, then inline ones; the first truthy one wins."""
         for rule in type(self)._class_excludes:
             if rule(self):
                 return True
         return any(rule(self) for rule in self._excludes)
 
-    def _segment(self) -> str | None:
-        for rule, variant in [*type(self)._class_segments, *self._segments]:
-            if rule(self) and self._valid(variant):
+    def _segment(self, validate: bool = True) -> str | None:
+        """The variant of the first matching segment rule (class rules, then inline ones)."""
+        for rule, variant in type(self)._class_segments:
+            if rule(self) and (not validate or self._valid(variant)):
+                return variant
+        for rule, variant in self._segments:
+            if rule(self) and (not validate or self._valid(variant)):
                 return variant
         return None
+
+    def _own_resolution(self, what: str) -> None:
+        """Inline rules and variants change resolution: stop sharing the memoised one."""
+        if self._assigned is not None:
+            raise ExperimentError(
+                f"{what} on experiment {self.name!r} must come before its variant is resolved "
+                "(before .assigned, .run(), .publish(), .track(), .excluded or .signature)"
+            )
+        if self._shared:
+            self._state = self._state.fork()
+            self._shared = False
 
     # --- inline registration (the call-site equivalent of gitlab's block form) -------------
 
     def on(self, variant: str, behavior: Behavior | None = None) -> Any:
         """Register or override a behaviour for ``variant`` on this instance.
 
-        ``exp.on("candidate", lambda: ...)`` or as a decorator ``@exp.on("candidate")``.
-        Inline behaviours take no arguments; class behaviours are methods.
+        ``exp.on("candidate", lambda: ...)`` (returns the experiment, so calls chain) or as a
+        decorator ``@exp.on("candidate")``. Inline behaviours take no arguments; class
+        behaviours are methods. Inline wins over the class.
         """
         if behavior is None:
 
@@ -260,50 +432,84 @@ class Experiment:
         self._behaviors[variant] = behavior
         return self
 
-    def exclude(self, rule: Rule) -> Experiment:
-        """Add an exclusion rule for this instance; it runs after the class's rules."""
-        self._excludes.append(rule)
+    def exclude(self, rule: Rule | bool = True) -> Experiment:
+        """Exclude this context: ``exp.exclude()`` always, ``exp.exclude(rule)`` if it matches.
+
+        Inline rules take the experiment as their argument and run after the class's rules.
+        """
+        self._own_resolution("exclude()")
+        if isinstance(rule, bool):
+            flag = rule
+            self._excludes.append(lambda _exp: flag)
+        else:
+            self._excludes.append(rule)
         return self
 
-    def segment(self, rule: Rule, variant: str) -> Experiment:
-        self._segments.append((rule, variant))
+    def segment(self, rule: Rule | bool, variant: str) -> Experiment:
+        """Assign ``variant`` (stored) when ``rule(experiment)`` is truthy; after class rules."""
+        self._own_resolution("segment()")
+        if isinstance(rule, bool):
+            flag = rule
+            self._segments.append((lambda _exp: flag, variant))
+        else:
+            self._segments.append((rule, variant))
         return self
 
     # --- run / publish / track ------------------------------------------------------------
 
     @property
     def behaviors(self) -> dict[str, Behavior]:
-        cls_behaviors = {
-            name: fn.__get__(self, type(self)) for name, fn in type(self)._class_behaviors.items()
-        }
-        return {**cls_behaviors, **self._behaviors}
+        """Every registered behaviour (class methods bound, inline overrides applied)."""
+        cls = type(self)
+        bound = {name: fn.__get__(self, cls) for name, fn in cls._class_behaviors.items()}
+        bound.update(self._behaviors)
+        return bound
 
-    def run(self, variant: str | None = None) -> Any:
-        """Run the assigned variant's behaviour (the variant name if none are registered)."""
+    def behavior_for(self, variant: str) -> Behavior:
+        """The callable ``run()`` would call for ``variant``."""
+        inline = self._behaviors.get(variant)
+        if inline is not None:
+            return inline
+        cls = type(self)
+        method = cls._class_behaviors.get(variant)
+        if method is not None:
+            return method.__get__(self, cls)
+        if not self._behaviors and not cls._class_behaviors:
+            return lambda: variant
+        registered = ", ".join(repr(n) for n in self.behaviors) or "none"
+        raise BehaviorMissingError(
+            f"the {variant!r} variant of experiment {self.name!r} has no behaviour "
+            f"(registered: {registered}). Add a method decorated with @variant({variant!r}) to "
+            f"{cls.__qualname__}, or pass one inline: exp.on({variant!r}, ...)."
+        )
+
+    def run(self, variant: str | None = None, /, **behaviors: Behavior) -> Any:
+        """Run the assigned variant's behaviour and return its result.
+
+        ``variant`` assigns manually (stored) when nothing is resolved yet; keyword arguments
+        are inline behaviours (``exp.run(candidate=lambda: ...)``). With no behaviours at all,
+        the result is the variant name. A second call returns the first result.
+        """
         if self._ran:
             return self._result
-        if variant is not None and self._assigned is None:
+        if behaviors:
+            self._behaviors.update(behaviors)
+        if variant is not None and self._assigned is None and variant != self._explicit:
+            self._own_resolution("run(variant)")
             self._explicit = variant
-        with nesting.running(self):
-            behaviors = self.behaviors
-            name = self.assigned.name
-            if behaviors:
-                behavior = behaviors.get(name)
-                if behavior is None:
-                    raise BehaviorMissingError(
-                        f"the {name!r} variant of experiment {self.name!r} has no behaviour; "
-                        f"registered: {', '.join(sorted(behaviors))}"
-                    )
-            else:
-
-                def behavior() -> str:
-                    return name
-
-            self._result = self._run_callbacks(behavior)
+        behavior = self.behavior_for(self.assigned.name)
+        if self.enabled and not self.excluded:
+            with nesting.running(self, sys._getframe()):
+                has_callbacks = type(self)._has_callbacks
+                result = self._run_callbacks(behavior) if has_callbacks else behavior()
+        else:
+            # gitlab-experiment's run_skipped chain: no callbacks, no nesting bookkeeping.
+            result = behavior()
         self._ran = True
+        self._result = result
         if self.enabled:
-            self.publish(self._result)
-        return self._result
+            self.publish(result)
+        return result
 
     def _run_callbacks(self, behavior: Behavior) -> Any:
         callbacks = type(self)._class_callbacks
@@ -317,6 +523,14 @@ class Experiment:
             fn(self)
         return result
 
+    def nest_experiment(self, nested: Experiment) -> None:
+        """Called when ``nested`` runs inside this experiment's run.
+
+        The default applies ``DJANGO_EXPERIMENTS["NESTING"]`` (raise, warn or allow); override
+        to allow specific pairs.
+        """
+        nesting.default_nest_behavior(self, nested)
+
     def publish(self, result: Any = None) -> dict[str, Any]:
         """Expose this experiment to the client layer and record the assignment event."""
         signature = self.signature
@@ -327,20 +541,35 @@ class Experiment:
         return signature
 
     def _track_assignment(self) -> None:
-        if self._tracked_assignment or not self.should_track:
+        state = self._state
+        if state.tracked_assignment or not self.should_track:
             return
-        self._tracked_assignment = True
-        from django_experiments.tracking.events import emit_assignment
+        state.tracked_assignment = True
+        from django_experiments.tracking import events
 
-        emit_assignment(self)
+        if not _captures:
+            events.emit_assignment(self)
+            return
+        scope = self.context.scope
+        if scope is not None:
+            seen = (self.name, self.context.key)
+            if seen in scope.assignment_seen:
+                return
+            scope.assignment_seen.add(seen)
+        _capture(self, events.build_event(self, events.ASSIGNMENT), True)
 
     def track(self, event: str, value: float | int | None = None, **properties: Any) -> Any:
         """Record a custom event; nothing happens when this context should not be tracked."""
         if not self.should_track:
+            if _captures:
+                _capture(self, {"event": event, "value": value, "properties": properties}, False)
             return None
-        from django_experiments.tracking.events import build_event, emit
+        from django_experiments.tracking import events
 
-        return emit(build_event(self, event, value, properties))
+        built = events.build_event(self, event, value, properties)
+        if _captures:
+            return _capture(self, built, True)
+        return events.emit(built)
 
     @property
     def signature(self) -> dict[str, Any]:
@@ -352,6 +581,12 @@ class Experiment:
     @property
     def id(self) -> str:
         return f"{self.name}:{self.context.key}"
+
+
+def _capture(experiment: Experiment, event: dict[str, Any], tracked: bool) -> dict[str, Any]:
+    for capture in list(_captures):
+        capture(experiment, event, tracked)
+    return event
 
 
 def _wrap_around(around: Behavior, exp: Experiment, inner: Callable[[], Any]) -> Callable[[], Any]:

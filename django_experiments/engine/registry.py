@@ -6,8 +6,8 @@ from typing import Any, TypeVar
 
 from django_experiments.conf import settings
 from django_experiments.engine.context import identify
-from django_experiments.engine.errors import UnregisteredExperimentError
-from django_experiments.engine.experiment import Experiment
+from django_experiments.engine.errors import ExperimentError, UnregisteredExperimentError
+from django_experiments.engine.experiment import Experiment, split_name
 from django_experiments.engine.scope import Scope, current_scope
 
 E = TypeVar("E", bound=type[Experiment])
@@ -16,35 +16,59 @@ _registry: dict[str, type[Experiment]] = {}
 
 
 def register(cls: E) -> E:
-    """Class decorator: make ``cls`` the class used for experiments named ``cls.name``."""
+    """Class decorator: make ``cls`` the class used for experiments named ``cls.name``.
+
+    Registering a different class under a name that is taken raises; registering the same
+    class again (a module reload) replaces it.
+    """
+    if not isinstance(cls, type) or not issubclass(cls, Experiment):
+        raise TypeError(f"@register expects an Experiment subclass, got {cls!r}")
     if not cls.name:
         raise ValueError(f"{cls.__name__} needs a `name` to be registered")
+    existing = _registry.get(cls.name)
+    if existing is not None and _path(existing) != _path(cls):
+        raise ExperimentError(
+            f"experiment {cls.name!r} is already registered by {_path(existing)}; "
+            f"{_path(cls)} cannot register it too (unregister({cls.name!r}) first)"
+        )
     _registry[cls.name] = cls
     return cls
 
 
 def unregister(name: str) -> None:
-    _registry.pop(name, None)
+    _registry.pop(split_name(name)[0], None)
 
 
 def registered() -> dict[str, type[Experiment]]:
+    """A copy of ``{bare name: class}``."""
     return dict(_registry)
 
 
+def _path(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
 def class_for(name: str) -> type[Experiment]:
-    prefix = settings.NAME_PREFIX
-    bare = name[len(prefix) + 1 :] if prefix and name.startswith(f"{prefix}_") else name
+    """The registered class for ``name`` (bare or prefixed), else the base ``Experiment``."""
+    bare = split_name(name)[0]
     cls = _registry.get(bare)
     if cls is not None:
         return cls
     if settings.STRICT_REGISTRATION:
+        known = ", ".join(sorted(_registry)) or "none"
         raise UnregisteredExperimentError(
-            f"No experiment class is registered for {bare!r} and STRICT_REGISTRATION is on. "
-            "Register one in an app's experiments.py:\n\n"
-            "    from django_experiments import Experiment, register, control, candidate\n\n"
+            f"No experiment class is registered for {bare!r} and STRICT_REGISTRATION is on "
+            f"(registered: {known}). Define one in an installed app's experiments.py, which is "
+            "imported at startup:\n\n"
+            "    from django_experiments import Experiment, candidate, control, register\n\n"
             "    @register\n"
             f"    class {_camel(bare)}Experiment(Experiment):\n"
-            f"        name = {bare!r}\n"
+            f"        name = {bare!r}\n\n"
+            "        @control\n"
+            "        def control_behavior(self): ...\n\n"
+            "        @candidate\n"
+            "        def candidate_behavior(self): ...\n\n"
+            f"or generate it with `python manage.py startexperiment {bare}`."
         )
     return Experiment
 
@@ -58,16 +82,20 @@ def experiment(
 ) -> Experiment:
     """The experiment ``name`` for this context: usable in views, services, tasks and shells.
 
-    Inside a request (or any bound scope) the same name and context give the same object, so a
-    second call costs no store round trip.
+    ``variant`` assigns manually (stored, so it sticks). Inside a request (or any bound scope)
+    the same name and context resolve once: later calls get a new instance (own inline
+    behaviours, own run) over the memoised resolution, so there is no second store round trip.
     """
     scope = scope if scope is not None else current_scope()
-    cls = class_for(name)
+    cls = _registry.get(name) or class_for(name)
     if scope is None:
         return cls(name, variant, **context)
     memo_key = (name, variant, identify(context))
-    found = scope.memo.get(memo_key)
-    if found is None:
+    state = scope.memo.get(memo_key)
+    if state is None:
         found = cls(name, variant, scope=scope, **context)
-        scope.memo[memo_key] = found
-    return found
+        scope.memo[memo_key] = found._state
+        # The creator shares the memoised resolution too: its inline rules must fork it.
+        found._shared = True
+        return found
+    return cls._from_resolution(state, variant)

@@ -16,7 +16,14 @@ from typing import Any
 
 _current: ContextVar[Scope | None] = ContextVar("django_experiments_scope", default=None)
 
+#: Anonymous actors are identified as ``anon:<cookie id>``; the prefix keeps a cookie id from
+#: ever colliding with a model identity (``app_label.model:pk``) in a context key.
 ANONYMOUS_PREFIX = "anon:"
+
+
+def anonymous_identity(anonymous_id: str) -> str:
+    """The actor identity (what context keys are derived from) of an anonymous cookie id."""
+    return ANONYMOUS_PREFIX + anonymous_id
 
 
 @dataclass
@@ -26,12 +33,19 @@ class Scope:
     #: ``{full experiment name: variant}`` requested through ``glex_force``; already
     #: permission-checked by the caller.
     forced: dict[str, str] = field(default_factory=dict)
-    #: The anonymous actor id read from a valid signed cookie, if any.
+    #: The anonymous actor id read from a valid signed cookie, if any (without the prefix).
     anonymous_id: str | None = None
     #: Set when an anonymous actor was needed and no cookie existed: the response writes it.
     new_anonymous_id: str | None = None
-    #: The anonymous actor identity of a visitor who logged in during this request.
+    #: The anonymous id of a visitor who logged in during this request (without the prefix):
+    #: experiments resolved later in the request carry its key in ``migration_keys``.
     previous_anonymous_id: str | None = None
+    #: True once an experiment in this request was resolved for the anonymous actor: the
+    #: cookie is then still needed and must not be deleted.
+    anonymous_used: bool = False
+    #: True when the cookie's identity was handed over to a known actor (login migration or a
+    #: known actor resolved while the cookie was present): the response deletes the cookie.
+    anonymous_resolved: bool = False
     #: Resolved experiments, memoised per (name, context) for the request.
     memo: dict[Any, Any] = field(default_factory=dict)
     #: ``{name: signature + excluded}`` of experiments published/run during the request.
@@ -45,11 +59,12 @@ class Scope:
 
     def anonymous_actor(self) -> str:
         """The identity of the anonymous actor, minting a cookie id when there is none."""
+        self.anonymous_used = True
         if self.anonymous_id is None:
             if self.new_anonymous_id is None:
                 self.new_anonymous_id = uuid.uuid4().hex
-            return ANONYMOUS_PREFIX + self.new_anonymous_id
-        return ANONYMOUS_PREFIX + self.anonymous_id
+            return anonymous_identity(self.new_anonymous_id)
+        return anonymous_identity(self.anonymous_id)
 
 
 def current_scope() -> Scope | None:

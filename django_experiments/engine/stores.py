@@ -150,11 +150,12 @@ class RedisHashStore(Store):
         moves = list(moves)
         if not moves:
             return {}
-        client = self.client
-        script = client.register_script(_MIGRATE_LUA)
-        pipe = client.pipeline(transaction=False)
+        pipe = self.client.pipeline(transaction=False)
+        # EVAL rather than a registered Script: redis-py loads pipelined scripts with an extra
+        # blocking SCRIPT EXISTS (and maybe SCRIPT LOAD) round trip before the pipeline itself.
+        # The script is a few hundred bytes and Redis caches it by hash after the first call.
         for experiment, old, new in moves:
-            script(keys=[self.hash_key(experiment)], args=[old, new], client=pipe)
+            pipe.eval(_MIGRATE_LUA, 1, self.hash_key(experiment), old, new)
         results = pipe.execute()
         return {
             experiment: value

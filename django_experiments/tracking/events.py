@@ -98,7 +98,7 @@ def build_event(
         "variant": experiment.assigned.name,
         "key": signature["key"],
         "value": validate_value(value),
-        "properties": validate_properties(dict(properties or {})),
+        "properties": validate_properties({} if properties is None else properties),
         "timestamp": datetime.now(timezone.utc).isoformat(),
     }
     if "migration_keys" in signature:

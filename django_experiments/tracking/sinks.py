@@ -1,13 +1,32 @@
-"""Tracking sinks (placeholder: the tracking pipeline issue fills this in)."""
+"""Tracking sinks: where batches of events go, chosen by dotted path in ``TRACKING_SINKS``.
+
+A sink is a class with a no-argument constructor and ``send(events)``. ``send`` returns when
+the whole batch is accepted and raises on any failure; the delivery task then retries the batch
+for that sink alone, with exponential backoff, and dead-letters it after
+``TRACKING_MAX_ATTEMPTS``. Delivery is at least once, so a sink may see a batch again: every
+event has a unique ``id`` to dedupe on (DatabaseSink does).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Sequence
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
+from django.utils.module_loading import import_string
+
+from django_experiments.conf import settings
+
 logger = logging.getLogger("django_experiments.events")
+
+
+class SinkError(Exception):
+    """A sink could not take a batch; the message says why."""
 
 
 class Sink:
@@ -18,8 +37,119 @@ class Sink:
 
 
 class LoggingSink(Sink):
+    """One INFO line of JSON per event on the ``django_experiments.events`` logger."""
+
     name = "logging"
 
     def send(self, events: Sequence[dict[str, Any]]) -> None:
         for event in events:
             logger.info(json.dumps(event, sort_keys=True))
+
+
+class HttpSink(Sink):
+    """JSON POST of ``{"events": [...]}`` to ``TRACKING_HTTP_URL``.
+
+    Any 2xx is success; anything else (including timeouts) raises so the batch is retried.
+    ``TRACKING_HTTP_HEADERS`` carries the auth header (``{"Authorization": "Bearer ..."}``).
+    """
+
+    name = "http"
+
+    def __init__(
+        self,
+        url: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+    ) -> None:
+        self.url = url if url is not None else settings.TRACKING_HTTP_URL
+        self.headers = dict(headers if headers is not None else settings.TRACKING_HTTP_HEADERS)
+        self.timeout = float(timeout if timeout is not None else settings.TRACKING_HTTP_TIMEOUT)
+
+    def send(self, events: Sequence[dict[str, Any]]) -> None:
+        if not self.url:
+            raise SinkError("HttpSink needs DJANGO_EXPERIMENTS['TRACKING_HTTP_URL']")
+        if not self.url.startswith(("http://", "https://")):
+            raise SinkError(f"HttpSink URL must be http(s), got {self.url!r}")
+        body = json.dumps({"events": list(events)}, separators=(",", ":")).encode()
+        headers = {"Content-Type": "application/json", **self.headers}
+        request = urllib.request.Request(self.url, data=body, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                status = response.status
+                response.read()
+        except urllib.error.HTTPError as exc:
+            raise SinkError(f"HTTP {exc.code} from {self.url}") from exc
+        except (urllib.error.URLError, OSError) as exc:
+            raise SinkError(f"cannot reach {self.url}: {exc}") from exc
+        if not 200 <= status < 300:
+            raise SinkError(f"HTTP {status} from {self.url}")
+
+
+class DatabaseSink(Sink):
+    """Stores events in ``TrackedEvent``; idempotent on the event ``id``."""
+
+    name = "database"
+
+    def send(self, events: Sequence[dict[str, Any]]) -> None:
+        from django_experiments.tracking.models import TrackedEvent
+
+        rows = []
+        for event in events:
+            row = _to_row(event)
+            if row is None:
+                # Retrying cannot fix a malformed event; keep the rest of the batch moving.
+                logger.error("DatabaseSink dropped a malformed event: %r", event)
+                continue
+            rows.append(TrackedEvent(**row))
+        if rows:
+            # ignore_conflicts makes a redelivered batch a no-op for events already stored.
+            TrackedEvent.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+
+
+def _to_row(event: Mapping[str, Any]) -> dict[str, Any] | None:
+    try:
+        value = event.get("value")
+        return {
+            "event_id": uuid.UUID(str(event["id"])),
+            "event": str(event["event"])[:100],
+            "experiment": str(event["experiment"])[:100],
+            "variant": str(event["variant"])[:100],
+            "key": str(event["key"])[:64],
+            "migration_keys": list(event.get("migration_keys") or []),
+            "value": None if value is None else float(value),
+            "properties": dict(event.get("properties") or {}),
+            "timestamp": datetime.fromisoformat(str(event["timestamp"])),
+        }
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+class CallableSink(Sink):
+    """Calls the function at ``TRACKING_CALLABLE`` with the batch (a list of event dicts).
+
+    The Django counterpart of gitlab-experiment's ``tracking_behavior``: forward events to
+    Snowplow, Segment, statsd... Raise to have the batch retried.
+    """
+
+    name = "callable"
+
+    def __init__(self, func: Any = None) -> None:
+        self.func = func
+
+    def send(self, events: Sequence[dict[str, Any]]) -> None:
+        func = self.func
+        if func is None:
+            path = settings.TRACKING_CALLABLE
+            if not path:
+                raise SinkError("CallableSink needs DJANGO_EXPERIMENTS['TRACKING_CALLABLE']")
+            func = import_string(path)
+        func(list(events))
+
+
+def get_sink(path: str) -> Sink:
+    """Instantiate the sink class at ``path`` (settings are read at send time)."""
+    cls = import_string(path)
+    sink: Sink = cls()
+    if not callable(getattr(sink, "send", None)):
+        raise SinkError(f"{path} is not a sink (no send method)")
+    return sink

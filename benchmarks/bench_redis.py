@@ -1,0 +1,164 @@
+"""Section 2: resolution with the Redis hash store (miss, hit, repeat in the same request)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.test.utils import override_settings
+
+from benchmarks.redis_counting import round_trips
+from benchmarks.report import Report, Row, fmt_us, ratio
+from benchmarks.timing import IdSource, Plan, Timing, measure
+from django_experiments import experiment
+from django_experiments.engine.scope import Scope, activate
+from django_experiments.engine.stores import get_store
+
+HASH = "glexbench:cta"
+
+
+def client() -> Any:
+    from django_redis import get_redis_connection
+
+    return get_redis_connection("store")
+
+
+@contextmanager
+def store(kind: str) -> Iterator[None]:
+    """Switch DJANGO_EXPERIMENTS["STORE"] the supported way (override_settings)."""
+    value = {**django_settings.DJANGO_EXPERIMENTS, "STORE": kind}
+    with override_settings(DJANGO_EXPERIMENTS=value):
+        yield
+
+
+def command_count(redis: Any) -> int:
+    """Commands the server executed (all clients; INFO itself excluded)."""
+    stats = redis.info("commandstats")
+    return sum(
+        int(v["calls"]) for k, v in stats.items() if k not in ("cmdstat_info", "cmdstat_ping")
+    )
+
+
+class Counted:
+    """Round trips (client-side) and commands (server-side) over everything measured."""
+
+    def __init__(self, redis: Any) -> None:
+        self.redis = redis
+        self.trips = 0
+        self.commands = 0
+        self.calls = 0
+
+    def wrap(self, batch: Callable[[Sequence[Any]], object]) -> Callable[[Sequence[Any]], None]:
+        def counted(items: Sequence[Any]) -> None:
+            # INFO is itself a round trip: read the server count outside the client count.
+            commands = command_count(self.redis)
+            trips = round_trips()
+            batch(items)
+            self.trips += round_trips() - trips
+            self.commands += command_count(self.redis) - commands
+            self.calls += len(items)
+
+        return counted
+
+    @property
+    def per_call(self) -> float:
+        return self.trips / self.calls if self.calls else float("nan")
+
+    @property
+    def commands_per_call(self) -> float:
+        return self.commands / self.calls if self.calls else float("nan")
+
+
+def _resolve(ids: Sequence[str]) -> None:
+    for uid in ids:
+        experiment("cta", actor=uid).assigned  # noqa: B018
+
+
+def _resolve_in_scopes(items: Sequence[tuple[Scope, str]]) -> None:
+    for scope, uid in items:
+        with activate(scope):
+            experiment("cta", actor=uid).assigned  # noqa: B018
+
+
+def run(report: Report, plan: Plan) -> dict[str, Timing]:
+    redis = client()
+    redis.flushdb()
+    redis.ping()  # the connection (and its handshake) exists before anything is counted
+    plan = plan.scaled(0.3)  # network-bound: fewer calls per repeat, same number of repeats
+    results: dict[str, Timing] = {}
+    with store("redis"):
+        assert get_store().name == "redis"
+        miss = Counted(redis)
+        results["miss"] = measure(miss.wrap(_resolve), IdSource("rm-"), plan, warmup=False)
+
+        hit_ids = IdSource("rh-")
+
+        def stored_inputs(repeat: int, calls: int) -> list[str]:
+            ids = hit_ids(repeat, calls)
+            _resolve(ids)  # first visit stores; the timed pass reads it back
+            return ids
+
+        hit = Counted(redis)
+        results["hit"] = measure(hit.wrap(_resolve), stored_inputs, plan, warmup=False)
+
+        scoped_ids = IdSource("rs-")
+
+        def scoped_inputs(repeat: int, calls: int) -> list[tuple[Scope, str]]:
+            items = [(Scope(), uid) for uid in scoped_ids(repeat, calls)]
+            _resolve_in_scopes(items)  # the first resolution in each "request"
+            return items
+
+        again = Counted(redis)
+        results["repeat"] = measure(
+            again.wrap(_resolve_in_scopes), scoped_inputs, plan, warmup=False
+        )
+
+    floor_ids = IdSource("rf-")
+
+    def floor_miss(ids: Sequence[str]) -> None:
+        for uid in ids:
+            if redis.hget(HASH + ":floor", uid) is None:
+                redis.hset(HASH + ":floor", uid, "control")
+
+    def floor_hit_inputs(repeat: int, calls: int) -> list[str]:
+        ids = floor_ids(repeat, calls)
+        floor_miss(ids)
+        return ids
+
+    def floor_hit(ids: Sequence[str]) -> None:
+        for uid in ids:
+            redis.hget(HASH + ":floor", uid)
+
+    results["floor_miss"] = measure(floor_miss, IdSource("rg-"), plan, warmup=False)
+    results["floor_hit"] = measure(floor_hit, floor_hit_inputs, plan, warmup=False)
+
+    def row(label: str, counted: Counted, timing: Timing, floor: Timing | None, budget: float,
+            exact: bool) -> None:
+        trips = counted.per_call
+        ok = abs(trips - budget) < 1e-9 if exact else trips <= budget + 1e-9
+        peer = (
+            f"raw redis-py {fmt_us(floor.median_us)}" if floor is not None else "—"
+        )
+        report.add(
+            Row(
+                "2",
+                f"Redis store {label}: round trips / resolution ({fmt_us(timing.median_us)})",
+                f"{trips:.2f} RTT, {counted.commands_per_call:.2f} cmds",
+                peer,
+                ratio(timing.median_us, floor.median_us) if floor is not None else "—",
+                f"{'=' if exact else '≤'} {budget:g} RTT",
+                ok,
+            )
+        )
+
+    row("miss", miss, results["miss"], results["floor_miss"], 2, False)
+    row("hit", hit, results["hit"], results["floor_hit"], 1, True)
+    row("repeat in same request", again, results["repeat"], None, 0, True)
+    report.notes.append(
+        "Section 2 peers are the raw redis-py floor for the same commands on the same "
+        "connection (miss: HGET + HSET, hit: HGET); the ratio compares time per resolution. "
+        "'cmds' is the server-side INFO commandstats delta per resolution (all clients)."
+    )
+    return results

@@ -1,0 +1,170 @@
+"""Section 4: example_project under gunicorn with wrk on 127.0.0.1, 5 experiments vs none.
+
+gunicorn runs sync workers = cores; wrk runs bounded in time (``-d``); runs alternate
+plain / experiments so a disturbance of the shared machine hits both; the figure per page is
+the median over its runs. gunicorn is stopped (SIGTERM to its own pid) in a ``finally``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks.report import Report, Row, ratio
+
+ROOT = Path(__file__).resolve().parent.parent
+BUDGET = 0.9
+OPERATION = "full stack: page resolving 5 experiments vs same page without (req/s)"
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip())
+    if match is None:
+        raise ValueError(f"unparseable wrk latency {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def parse_wrk(output: str) -> WrkResult:
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
+    p50 = re.search(r"^\s+50%\s+(\S+)", output, re.M)
+    p99 = re.search(r"^\s+99%\s+(\S+)", output, re.M)
+    if rps is None or p50 is None or p99 is None:
+        raise ValueError(f"unparseable wrk output:\n{output}")
+    if re.search(r"Non-2xx or 3xx responses", output):
+        raise ValueError(f"wrk saw errors:\n{output}")
+    return WrkResult(float(rps.group(1)), _ms(p50.group(1)), _ms(p99.group(1)))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(url: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def _venv_bin(name: str) -> str:
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
+
+def run(report: Report, quick: bool) -> dict[str, WrkResult] | None:
+    budget = f"≥ {BUDGET}× without"
+    if shutil.which("wrk") is None:
+        report.not_run("4", OPERATION, budget, "wrk not installed (apt-get install wrk)")
+        return None
+    workdir = Path(tempfile.mkdtemp(prefix="glex-bench-stack-"))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "benchmarks.stack.settings",
+        "BENCH_STACK_DB": str(workdir / "stack.sqlite3"),
+        "PYTHONPATH": str(ROOT),
+    }
+    env.pop("CELERY_BROKER_URL", None)  # example_project then keeps Celery eager/in-memory
+    prepared = subprocess.run(
+        [sys.executable, "-m", "benchmarks.stack.prepare"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+    )
+    try:
+        probe = json.loads(prepared.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        probe = {"ok": False, "reason": f"prepare failed: {prepared.stderr.strip()[-300:]}"}
+    if not probe["ok"]:
+        report.not_run("4", OPERATION, budget, str(probe["reason"]))
+        return None
+
+    cores = os.cpu_count() or 1
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen(
+        [
+            _venv_bin("gunicorn"), "benchmarks.stack.wsgi:application",
+            "--workers", str(cores), "--worker-class", "sync",
+            "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
+        ],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )
+    duration = 3 if quick else 10
+    rounds = 1 if quick else 2
+    runs: dict[str, list[WrkResult]] = {"plain": [], "experiments": []}
+    try:
+        _wait_ready(base + "/bench/plain/")
+        _wait_ready(base + "/bench/experiments/")
+        for _ in range(rounds):
+            for page in ("plain", "experiments"):
+                out = subprocess.run(
+                    ["wrk", "-t1", f"-c{2 * cores}", f"-d{duration}s", "--latency",
+                     f"{base}/bench/{page}/"],
+                    capture_output=True, text=True, timeout=duration + 30, check=True,
+                )
+                runs[page].append(parse_wrk(out.stdout))
+    finally:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    def summary(page: str) -> WrkResult:
+        items = runs[page]
+        return WrkResult(
+            statistics.median(r.rps for r in items),
+            statistics.median(r.p50_ms for r in items),
+            statistics.median(r.p99_ms for r in items),
+        )
+
+    plain, exp = summary("plain"), summary("experiments")
+    report.add(
+        Row(
+            "4",
+            OPERATION,
+            f"{exp.rps:.0f} req/s, p50 {exp.p50_ms:.2f} ms, p99 {exp.p99_ms:.2f} ms",
+            f"without: {plain.rps:.0f} req/s, p50 {plain.p50_ms:.2f} ms, "
+            f"p99 {plain.p99_ms:.2f} ms",
+            ratio(exp.rps, plain.rps),
+            budget,
+            exp.rps >= BUDGET * plain.rps,
+        )
+    )
+    report.notes.append(
+        f"Section 4: gunicorn {cores} sync workers, wrk -t1 -c{2 * cores} -d{duration}s, "
+        f"{rounds} alternating run(s) per page (median). Every wrk request is a new visitor "
+        "(no cookie): each of the 5 experiments is a Redis store miss (HGET + HSET). Both "
+        "pages go through the same middleware stack, ExperimentMiddleware included."
+    )
+    return {"plain": plain, "experiments": exp}

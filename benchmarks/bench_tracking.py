@@ -1,0 +1,204 @@
+"""Section 5: tracking cost on the request path and worker shipping throughput.
+
+Request path: inside a bound scope, ``exp.track()`` k times, then ``flush_scope(scope)`` as the
+middleware does at response end — eager off, a real broker (RabbitMQ on 127.0.0.1), the batch
+published as one ``deliver`` task. Worker: one Celery worker process (solo pool) consuming the
+benchmark's own queue into the database sink; throughput = events stored / wall time from the
+first publish to the last row.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.report import Report, Row, fmt_us
+from benchmarks.timing import IdSource, Plan, measure
+
+ROOT = Path(__file__).resolve().parent.parent
+REQUEST_BUDGET_US = 20.0
+WORKER_BUDGET = 20_000.0
+OP_REQUEST = "tracking: request-path cost per event (buffer + enqueue, real broker)"
+OP_WORKER = "tracking: worker shipping to the database sink (events/s, 1 worker)"
+
+
+def _broker_ok(app: Any) -> str | None:
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:
+        return f"broker {app.conf.broker_url} unreachable ({type(exc).__name__})"
+    return None
+
+
+def _purge(app: Any, queue: str) -> None:
+    """Empty only the benchmark's queue (never ``control.purge()``: the broker is shared)."""
+    with app.connection_for_write() as conn:
+        channel = conn.default_channel
+        try:
+            channel.queue_purge(queue)
+        except Exception:  # the queue does not exist yet
+            pass
+
+
+def _stored(model: Any) -> int:
+    return int(model.objects.count())
+
+
+def _wait_count(model: Any, target: int, timeout: float) -> float | None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if _stored(model) >= target:
+            return time.perf_counter()
+        time.sleep(0.02)
+    return None
+
+
+def run(report: Report, plan: Plan, quick: bool) -> None:
+    try:
+        from django_experiments.tracking import dispatch, events
+        from django_experiments.tracking.models import TrackedEvent
+        from django_experiments.tracking.tasks import deliver  # noqa: F401 - must exist
+    except ImportError as exc:
+        reason = f"tracking pipeline incomplete ({exc})"
+        report.not_run("5", OP_REQUEST, f"≤ {REQUEST_BUDGET_US:g} µs", reason)
+        report.not_run("5", OP_WORKER, f"≥ {WORKER_BUDGET:,.0f}/s", reason)
+        return
+    from benchmarks.celery_app import app
+    from django_experiments import experiment
+    from django_experiments.conf import settings as glex
+    from django_experiments.engine.scope import Scope, activate
+
+    problem = _broker_ok(app)
+    if app.conf.task_always_eager:
+        problem = "Celery is eager"
+    if problem is not None:
+        report.not_run("5", OP_REQUEST, f"≤ {REQUEST_BUDGET_US:g} µs", problem)
+        report.not_run("5", OP_WORKER, f"≥ {WORKER_BUDGET:,.0f}/s", problem)
+        return
+    queue = str(glex.TRACKING_QUEUE)
+    _purge(app, queue)
+
+    # --- request path --------------------------------------------------------------------
+    def inputs_for(k: int, ids: IdSource) -> Any:
+        def build(repeat: int, calls: int) -> list[tuple[Scope, Any]]:
+            out = []
+            for uid in ids(repeat, calls):
+                scope = Scope()
+                with activate(scope):
+                    exp = experiment("cta", actor=uid)
+                    exp.assigned  # noqa: B018 - resolution is not what is measured here
+                out.append((scope, exp))
+            return out
+
+        return build
+
+    def request_batch(k: int) -> Any:
+        def batch(items: Sequence[tuple[Scope, Any]]) -> None:
+            for scope, exp in items:
+                with activate(scope):
+                    for _ in range(k):
+                        exp.track("click", 1)
+                dispatch.flush_scope(scope)
+                if scope.events:
+                    raise AssertionError("flush_scope left events behind")
+
+        return batch
+
+    request_plan = Plan(plan.repeats, max(50, plan.calls // 20))
+    per_event: dict[int, float] = {}
+    for k in (1, 10):
+        timing = measure(request_batch(k), inputs_for(k, IdSource(f"tr{k}-")), request_plan)
+        per_event[k] = timing.median_us / k
+    _purge(app, queue)
+    report.add(
+        Row(
+            "5",
+            OP_REQUEST + ", 1 event / request",
+            fmt_us(per_event[1]),
+            f"10 events / request: {fmt_us(per_event[10])} per event",
+            budget=f"≤ {REQUEST_BUDGET_US:g} µs",
+            passed=per_event[1] <= REQUEST_BUDGET_US,
+        )
+    )
+
+    # --- worker throughput ---------------------------------------------------------------
+    TrackedEvent.objects.all().delete()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "benchmarks.settings",
+        "PYTHONPATH": str(ROOT),
+    }
+    log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in the finally below
+        mode="w+", prefix="glex-bench-worker-", suffix=".log", delete=False
+    )
+    worker = subprocess.Popen(
+        [
+            sys.executable, "-m", "celery", "-A", "benchmarks.celery_app", "worker",
+            "--pool", "solo", "--concurrency", "1", "-Q", queue, "--loglevel", "WARNING",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+        ],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        with activate(Scope()):
+            exp = experiment("cta", actor="tracking-template")
+            template = events.build_event(exp, "click", 1, {})
+        dispatch.enqueue([{**template, "id": str(uuid.uuid4())} for _ in range(10)])
+        if _wait_count(TrackedEvent, 10, timeout=60) is None:
+            log.seek(0)
+            raise RuntimeError(
+                "the worker stored no warm-up event within 60 s; worker log: "
+                + log.read()[-800:]
+            )
+        total = 10_000 if quick else 50_000
+        size = max(1, int(glex.TRACKING_BATCH_SIZE))
+        batches = [
+            [{**template, "id": str(uuid.uuid4())} for _ in range(size)]
+            for _ in range(total // size)
+        ]
+        start = time.perf_counter()
+        for batch in batches:
+            dispatch.enqueue(batch)
+        published = time.perf_counter()
+        done = _wait_count(TrackedEvent, 10 + total, timeout=240)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+        _purge(app, queue)
+        log.close()
+        os.unlink(log.name)
+    if done is None:
+        report.add(
+            Row("5", OP_WORKER, f"incomplete: {_stored(TrackedEvent) - 10} of {total} stored",
+                budget=f"≥ {WORKER_BUDGET:,.0f}/s", passed=False)
+        )
+        return
+    rate = total / (done - start)
+    report.add(
+        Row(
+            "5",
+            OP_WORKER,
+            f"{rate:,.0f} events/s",
+            f"publish side {total / (published - start):,.0f} events/s",
+            budget=f"≥ {WORKER_BUDGET:,.0f}/s",
+            passed=rate >= WORKER_BUDGET,
+        )
+    )
+    report.notes.append(
+        f"Section 5: {total:,} events in batches of {size} (TRACKING_BATCH_SIZE), broker "
+        f"{app.conf.broker_url.split('@')[-1]}, queue {queue!r}, database sink on SQLite (WAL); "
+        "request path timed as the median of N repeats."
+    )

@@ -1,0 +1,272 @@
+"""Benchmark-only scratch copies of proposed engine changes, applied by monkeypatching.
+
+The engine files belong to other engineers: nothing here is imported by django_experiments.
+Each proposal is a context manager that patches, yields, and restores, so the suite can
+measure the same operation before and after in one run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.test.signals import setting_changed
+
+
+@contextmanager
+def cached_settings() -> Iterator[None]:
+    """conf.Settings: merge DEFAULTS with DJANGO_EXPERIMENTS once, not on every attribute read.
+
+    Today every ``settings.X`` goes through ``Settings.__getattr__`` → ``_user()`` →
+    ``getattr(django.conf.settings, ...)`` (LazySettings ``__getattribute__``) and a dict
+    lookup: about a dozen reads per resolution. The proposal keeps the merged dict and
+    drops it on Django's ``setting_changed`` signal (what ``override_settings`` and
+    pytest-django's ``settings`` fixture send), the pattern DRF's ``api_settings`` uses.
+    """
+    from django_experiments import conf
+
+    cls = conf.Settings
+    saved = {name: cls.__dict__[name] for name in ("__getattr__", "context_key_secret")}
+    state: dict[str, Any] = {"merged": None, "secret": None}
+
+    def merged(self: Any) -> dict[str, Any]:
+        value = state["merged"]
+        if value is None:
+            value = state["merged"] = {**conf.DEFAULTS, **self._user()}
+        return value  # type: ignore[no-any-return]
+
+    def getattr_cached(self: Any, name: str) -> Any:
+        try:
+            return merged(self)[name]
+        except KeyError:
+            raise AttributeError(f"Unknown DJANGO_EXPERIMENTS setting {name!r}") from None
+
+    def secret_cached(self: Any) -> bytes:
+        value = state["secret"]
+        if value is None:
+            value = state["secret"] = saved["context_key_secret"].fget(self)
+        return value  # type: ignore[no-any-return]
+
+    def reset(**kwargs: Any) -> None:
+        if kwargs.get("setting") in ("DJANGO_EXPERIMENTS", "SECRET_KEY"):
+            state["merged"] = state["secret"] = None
+
+    setting_changed.connect(reset, dispatch_uid="bench_cached_settings")
+    cls.__getattr__ = getattr_cached  # type: ignore[method-assign]
+    cls.context_key_secret = property(secret_cached)  # type: ignore[assignment,method-assign]
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(cls, name, value)
+        setting_changed.disconnect(dispatch_uid="bench_cached_settings")
+
+
+@contextmanager
+def store_fast_path() -> Iterator[None]:
+    """experiment.py ``_store_get``/``_store_set``: look the store up once, skip a NullStore.
+
+    Today each resolution calls ``get_store()`` twice (three settings reads and an lru_cache
+    call each), and with the null store still derives ``migration_keys`` and calls two no-op
+    methods. The proposal: ``store = self.store`` once, and ``if store.name == "none"`` return
+    before touching keys (the resolution result is the same: NullStore stores nothing).
+    """
+    from django_experiments.engine import experiment as exp_mod
+    from django_experiments.engine.stores import NullStore
+
+    cls = exp_mod.Experiment
+    saved_get, saved_set = cls._store_get, cls._store_set
+
+    def store_get(self: Any) -> str | None:
+        if isinstance(self.store, NullStore):
+            return None
+        return saved_get(self)  # type: ignore[no-any-return]
+
+    def store_set(self: Any, variant: str) -> None:
+        if isinstance(self.store, NullStore):
+            return
+        saved_set(self, variant)
+
+    cls._store_get = store_get  # type: ignore[method-assign]
+    cls._store_set = store_set  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        cls._store_get = saved_get  # type: ignore[method-assign]
+        cls._store_set = saved_set  # type: ignore[method-assign]
+
+
+PENDING = "bench_pending_writes"
+
+
+@contextmanager
+def request_store_batching() -> Iterator[None]:
+    """Fewer Redis round trips per request (full stack): 10 → 1 for 5 experiments, new visitor.
+
+    1. experiment.py ``_store_get``: a context whose actor is the anonymous id the middleware
+       minted in this very request (``scope.new_anonymous_id``, a fresh uuid4) cannot have a
+       stored assignment: skip the HGET.
+    2. experiment.py ``_store_set``: inside a scope, queue the HSET on the scope (the variant is
+       already decided and returned); middleware.py ``flush`` writes every queued assignment in
+       one pipeline at response end. Only for deterministic rollouts: a random/round-robin
+       assignment should still be written at once.
+    """
+    from django_experiments import middleware
+    from django_experiments.engine import experiment as exp_mod
+    from django_experiments.engine.scope import anonymous_identity
+    from django_experiments.engine.stores import RedisHashStore
+
+    cls = exp_mod.Experiment
+    saved_get, saved_set, saved_flush = cls._store_get, cls._store_set, middleware.flush
+
+    def store_get(self: Any) -> str | None:
+        scope = self.context.scope
+        if (
+            scope is not None
+            and scope.new_anonymous_id is not None
+            and self.context.value.get("actor") == anonymous_identity(scope.new_anonymous_id)
+            and not self.context.migration_keys
+        ):
+            return None
+        return saved_get(self)  # type: ignore[no-any-return]
+
+    def store_set(self: Any, variant: str) -> None:
+        scope = self.context.scope
+        store = self.store
+        if scope is None or not isinstance(store, RedisHashStore):
+            saved_set(self, variant)
+            return
+        pending = scope.extra.setdefault(PENDING, [])
+        pending.append((store, self.definition.store_name, self.context.key, variant))
+
+    def flush(scope: Any) -> None:
+        pending = scope.extra.pop(PENDING, None)
+        if pending:
+            try:
+                pipe = pending[0][0].client.pipeline(transaction=False)
+                for store, name, key, variant in pending:
+                    pipe.hset(store.hash_key(name), key, variant)
+                pipe.execute()
+            except Exception:
+                exp_mod._store_failed("write")
+        saved_flush(scope)
+
+    cls._store_get = store_get  # type: ignore[method-assign]
+    cls._store_set = store_set  # type: ignore[method-assign]
+    middleware.flush = flush
+    try:
+        yield
+    finally:
+        cls._store_get = saved_get  # type: ignore[method-assign]
+        cls._store_set = saved_set  # type: ignore[method-assign]
+        middleware.flush = saved_flush
+
+
+@contextmanager
+def cheap_publish() -> Iterator[None]:
+    """dispatch.py ``publish``: pass ``argsrepr``/``kwargsrepr`` to ``apply_async``.
+
+    Without them Celery builds ``saferepr(kwargs)`` of the whole event batch for the message
+    headers (celery/app/amqp.py ``as_task_v2``) on every publish — on the request path.
+    """
+    from django_experiments.tracking import tasks
+
+    task = tasks.deliver
+
+    class Deliver:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(task, name)
+
+        def apply_async(self, **options: Any) -> Any:
+            events = options.get("kwargs", {}).get("events", ())
+            options.setdefault("argsrepr", "()")
+            options.setdefault("kwargsrepr", f"{{'events': <{len(events)} events>}}")
+            return task.apply_async(**options)
+
+    tasks.deliver = Deliver()  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        tasks.deliver = task
+
+
+@contextmanager
+def cheap_events() -> Iterator[None]:
+    """events.py ``validate_properties``: no JSON dumps+loads round trip for ``{}``.
+
+    Most tracked events carry no properties; the round trip exists to normalise non-empty
+    ones, so an empty dict can be returned as is.
+    """
+    from django_experiments.tracking import events
+
+    saved = events.validate_properties
+
+    def validate(properties: Any) -> dict[str, Any]:
+        if type(properties) is dict and not properties:
+            return {}
+        return saved(properties)
+
+    events.validate_properties = validate
+    try:
+        yield
+    finally:
+        events.validate_properties = saved
+
+
+@contextmanager
+def lean_database_sink() -> Iterator[None]:
+    """sinks.py ``DatabaseSink.send``: one ``executemany`` INSERT … ON CONFLICT DO NOTHING.
+
+    ``bulk_create`` builds a model instance per event and runs the SQL compiler's per-field
+    ``prepare_value`` / ``pre_save`` for every cell; the proposal prepares each column once
+    with ``get_db_prep_save`` and hands the rows to the DB-API cursor (SQLite ≥ 3.24 and
+    PostgreSQL both support ``ON CONFLICT (event_id) DO NOTHING``, keeping redelivery
+    idempotent).
+    """
+    from django.db import connections, router
+    from django.utils import timezone
+
+    from django_experiments.tracking import sinks
+    from django_experiments.tracking.models import TrackedEvent
+
+    saved = sinks.DatabaseSink.send
+    columns = [
+        "event_id", "event", "experiment", "variant", "key", "migration_keys", "value",
+        "properties", "timestamp", "received_at",
+    ]
+
+    def send(self: Any, events: Any) -> None:
+        alias = router.db_for_write(TrackedEvent)
+        connection = connections[alias]
+        fields = [TrackedEvent._meta.get_field(c) for c in columns]
+        now = timezone.now()
+        rows = []
+        for event in events:
+            row = sinks._to_row(event)
+            if row is None:
+                sinks.logger.error("DatabaseSink dropped a malformed event: %r", event)
+                continue
+            row["received_at"] = now
+            rows.append(
+                [f.get_db_prep_save(row[c], connection) for f, c in zip(fields, columns)]
+            )
+        if not rows:
+            return
+        qn = connection.ops.quote_name
+        sql = (
+            f"INSERT INTO {qn(TrackedEvent._meta.db_table)} "
+            f"({', '.join(qn(f.column) for f in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT ({qn('event_id')}) DO NOTHING"
+        )
+        from django.db import transaction
+
+        with transaction.atomic(using=alias), connection.cursor() as cursor:
+            cursor.executemany(sql, rows)
+
+    sinks.DatabaseSink.send = send  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        sinks.DatabaseSink.send = saved  # type: ignore[method-assign]
+

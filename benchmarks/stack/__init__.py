@@ -1,0 +1,1 @@
+"""Benchmark-only Django project layered on example_project (settings, urls, views)."""

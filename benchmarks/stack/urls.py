@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from benchmarks.stack import views
+
+urlpatterns = [
+    path("bench/plain/", views.plain),
+    path("bench/experiments/", views.with_experiments),
+]

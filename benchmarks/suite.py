@@ -1,0 +1,75 @@
+"""Runs the sections in order and writes the report (imported after django.setup())."""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks import (
+    bench_inprocess,
+    bench_memory,
+    bench_migration,
+    bench_redis,
+    bench_scaling,
+    bench_stack,
+    bench_tracking,
+    fixtures,
+    machine,
+)
+from benchmarks.report import Report, Row, text_table, write_markdown
+from benchmarks.timing import Plan
+
+
+def _redis_client() -> object | None:
+    try:
+        from django_redis import get_redis_connection
+
+        client = get_redis_connection("store")
+        client.ping()
+        return client
+    except Exception:
+        return None
+
+
+def run_all(quick: bool, sections: list[str], output: Path | None, command: str) -> int:
+    plan = Plan(repeats=5, calls=2_000) if quick else Plan(repeats=9, calls=10_000)
+    report = Report()
+    fixtures.migrate()
+    fixtures.create_experiment("cta", [("control", 90), ("candidate", 10)])
+    fixtures.warm()
+
+    steps: dict[str, Callable[[], object]] = {
+        "1": lambda: bench_inprocess.run(report, plan),
+        "2": lambda: bench_redis.run(report, plan),
+        "3": lambda: bench_migration.run(report, plan),
+        "6": lambda: bench_memory.run(report, quick),
+        "7": lambda: bench_scaling.run(report, plan),
+        "4": lambda: bench_stack.run(report, quick),
+        "5": lambda: bench_tracking.run(report, plan, quick),
+    }
+    for section in sections:
+        step = steps.get(section)
+        if step is None:
+            continue
+        print(f"--- section {section}", flush=True)
+        try:
+            step()
+        except Exception as exc:
+            traceback.print_exc()
+            report.add(Row(section, "section crashed", f"error: {exc!r}", passed=False))
+
+    table = text_table(report.rows)
+    print()
+    print(table)
+    method = (
+        f"Each timing is the median of {plan.repeats} repeats (best-of kept in the log) of "
+        f"{plan.calls} calls per repeat{' (--quick)' if quick else ''}; every call uses a new "
+        "context (fresh actor id). Round trips are counted on the client (one per request "
+        "written to the Redis socket: a pipeline is one)."
+    )
+    if output is not None:
+        write_markdown(output, report, machine.describe(_redis_client()), command, method)
+        print(f"\nwrote {output}")
+    failed = any(r.passed is False for r in report.rows)
+    return 1 if failed else 0

@@ -1,0 +1,3 @@
+"""The request-layer fixtures (tests/web/conftest.py) for these tests too."""
+
+from tests.web.conftest import client_factory, cta, store, user  # noqa: F401

@@ -1,0 +1,111 @@
+"""Context keys: keyed HMAC over the experiment name and the context's identities."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from django_experiments.engine.context import KEY_LENGTH, Context, identify, key_for
+from django_experiments.engine.scope import Scope, activate
+
+
+def test_model_instances_are_identified_by_label_and_pk() -> None:
+    assert identify(User(pk=42)) == "auth.user:42"
+    assert identify(Group(pk=7)) == "auth.group:7"
+    assert key_for("cta", {"actor": User(pk=42)}) == key_for("cta", {"actor": "auth.user:42"})
+    assert key_for("cta", {"actor": User(pk=42)}) != key_for("cta", {"actor": Group(pk=42)})
+
+
+def test_experiment_identity_hook_wins() -> None:
+    class Account:
+        def experiment_identity(self) -> str:
+            return "account-9"
+
+    assert identify(Account()) == "account-9"
+
+
+def test_stable_string_forms() -> None:
+    assert identify(None) == ""
+    assert identify(True) == "true"
+    assert identify(3) == "3"
+    assert identify({"b": 1, "a": [1, "x"]}) == "{a=[1,x],b=1}"
+
+
+def test_key_order_is_irrelevant() -> None:
+    a = key_for("cta", {"actor": User(pk=1), "project": "p1", "plan": "gold"})
+    b = key_for("cta", {"plan": "gold", "project": "p1", "actor": User(pk=1)})
+    assert a == b
+    nested_a = key_for("cta", {"filters": {"x": 1, "y": 2}})
+    nested_b = key_for("cta", {"filters": {"y": 2, "x": 1}})
+    assert nested_a == nested_b
+
+
+def test_key_depends_on_experiment_values_and_secret(settings: Any) -> None:
+    base = key_for("cta", {"actor": "u1"})
+    assert len(base) == KEY_LENGTH
+    assert int(base, 16) >= 0
+    assert key_for("other", {"actor": "u1"}) != base
+    assert key_for("cta", {"actor": "u2"}) != base
+    assert key_for("cta", {"user": "u1"}) != base
+    settings.DJANGO_EXPERIMENTS = {"CONTEXT_KEY_SECRET": "a-separate-secret"}
+    assert key_for("cta", {"actor": "u1"}) != base
+
+
+def test_raw_ids_never_appear() -> None:
+    secret_values = {"actor": User(pk=987654321), "email": "alice@example.com"}
+    context = Context("cta", secret_values, scope=None)
+    signature = repr(context.signature)
+    for raw in ("987654321", "alice", "example.com", "auth.user"):
+        assert raw not in signature
+    assert set(context.signature) == {"key"}
+
+
+def test_sticky_to_overrides_the_context() -> None:
+    project = Group(pk=5)
+    a = Context("cta", {"actor": User(pk=1), "sticky_to": project}, scope=None)
+    b = Context("cta", {"actor": User(pk=2), "sticky_to": project}, scope=None)
+    assert a.key == b.key == key_for("cta", project)
+    assert a.key != Context("cta", {"actor": User(pk=1)}, scope=None).key
+    # Reserved options are not part of the context values.
+    assert "sticky_to" not in a.value
+
+
+def test_reserved_options_do_not_change_the_key() -> None:
+    plain = Context("cta", {"actor": "u1"}, scope=None)
+    with_options = Context("cta", {"actor": "u1", "only_assigned": True}, scope=None)
+    assert plain.key == with_options.key
+    assert with_options.only_assigned is True
+
+
+def test_context_values_are_readable_as_attributes() -> None:
+    context = Context("cta", {"actor": "u1", "plan": "gold"}, scope=None)
+    assert context.plan == "gold"
+    with pytest.raises(AttributeError):
+        _ = context.missing
+
+
+def test_migration_keys() -> None:
+    context = Context(
+        "cta",
+        {"actor": "u1", "migrated_from": {"actor": "old"}, "migrated_with": {"plan": "p"}},
+        scope=None,
+    )
+    assert context.migration_keys == [
+        key_for("cta", {"actor": "old"}),
+        key_for("cta", {"actor": "u1", "plan": "p"}),
+    ]
+    assert context.signature == {"key": context.key, "migration_keys": context.migration_keys}
+    # A migration that resolves to the same key is not a migration.
+    same = Context("cta", {"actor": "u1", "migrated_from": {"actor": "u1"}}, scope=None)
+    assert same.migration_keys == []
+
+
+def test_anonymous_actor_gets_the_scope_identity() -> None:
+    from django.contrib.auth.models import AnonymousUser
+
+    with activate(Scope(anonymous_id="cookie-id")) as scope:
+        context = Context("cta", {"actor": AnonymousUser()})
+        assert context.key == key_for("cta", {"actor": "anon:cookie-id"})
+        assert scope.new_anonymous_id is None

@@ -1,0 +1,212 @@
+"""Every system check ID: triggered by the wrong input, absent with good input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.core import checks as django_checks
+
+from django_experiments import checks
+from django_experiments.engine.stores import CacheStore
+
+GOOD: dict[str, Any] = {
+    "CONTEXT_KEY_SECRET": "a-separate-secret",
+    "NAME_PREFIX": "shop",
+    "ALLOW_FORCED_ASSIGNMENT": True,
+    "FORCE_STAFF_ONLY": True,
+    "FORCE_PARAM": "force",
+    "COOKIE_SAMESITE": "Strict",
+    "COOKIE_MAX_AGE": 3600,
+    "STORE": "redis",
+    "STORE_ALIAS": "redis",
+    "DEFAULT_ROLLOUT": "round_robin",
+    "DEFINITIONS_TTL": 2.5,
+    "DEFINITIONS_CACHE_ALIAS": "default",
+    "NESTING": "warn",
+    "TRACKING_SINKS": ["django_experiments.tracking.sinks.LoggingSink"],
+    "TRACKING_HTTP_HEADERS": {"Authorization": "Bearer x"},
+}
+
+
+def _ids(settings: Any, value: Any) -> list[str]:
+    settings.DJANGO_EXPERIMENTS = value
+    return [m.id or "" for m in checks.check_settings()]
+
+
+def test_good_settings_give_no_messages(settings: Any) -> None:
+    assert _ids(settings, {}) == []
+    assert _ids(settings, GOOD) == []
+    assert _ids(settings, {"DEFAULT_ROLLOUT": "tests.engine.test_rollout.AlwaysLast"}) == []
+    assert _ids(settings, {"STORE": "django_experiments.engine.stores.NullStore"}) == []
+    assert checks.check_middleware() == []
+
+
+def test_missing_setting_is_fine(settings: Any) -> None:
+    del settings.DJANGO_EXPERIMENTS
+    assert checks.check_settings() == []
+
+
+def test_e001_not_a_dict(settings: Any) -> None:
+    assert _ids(settings, ["STORE", "redis"]) == ["django_experiments.E001"]
+    assert _ids(settings, None) == ["django_experiments.E001"]
+
+
+def test_e002_unknown_key(settings: Any) -> None:
+    settings.DJANGO_EXPERIMENTS = {"STORES": "redis"}
+    [message] = checks.check_settings()
+    assert message.id == "django_experiments.E002"
+    assert "'STORES'" in message.msg
+    assert isinstance(message, django_checks.Error)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"COOKIE_SECURE": "yes"},
+        {"COOKIE_MAX_AGE": True},
+        {"COOKIE_MAX_AGE": 1.5},
+        {"DEFINITIONS_TTL": "5"},
+        {"TRACKING_SINKS": "django_experiments.tracking.sinks.LoggingSink"},
+        {"TRACKING_HTTP_HEADERS": [("a", "b")]},
+        {"CONTEXT_KEY_SECRET": 12345},
+        {"COOKIE_SECURE": None},
+    ],
+)
+def test_e003_wrong_type(settings: Any, bad: dict[str, Any]) -> None:
+    assert _ids(settings, bad) == ["django_experiments.E003"]
+
+
+def test_none_is_accepted_where_the_default_is_none(settings: Any) -> None:
+    assert _ids(settings, {"CONTEXT_KEY_SECRET": None, "COOKIE_DOMAIN": None}) == []
+
+
+def test_e004_context_key_secret_is_the_raw_secret_key(settings: Any) -> None:
+    assert _ids(settings, {"CONTEXT_KEY_SECRET": settings.SECRET_KEY}) == [
+        "django_experiments.E004"
+    ]
+    assert _ids(settings, {"CONTEXT_KEY_SECRET": settings.SECRET_KEY.encode()}) == [
+        "django_experiments.E004"
+    ]
+    settings.SECRET_KEY_FALLBACKS = ["an-old-key"]
+    assert _ids(settings, {"CONTEXT_KEY_SECRET": "an-old-key"}) == ["django_experiments.E004"]
+    assert _ids(settings, {"CONTEXT_KEY_SECRET": "something-else"}) == []
+
+
+@pytest.mark.parametrize(
+    "store", ["no.such.Store", "nodots", "django_experiments.conf.Settings", "os.path"]
+)
+def test_e005_store(settings: Any, store: str) -> None:
+    assert _ids(settings, {"STORE": store}) == ["django_experiments.E005"]
+
+
+def test_e005_store_class_is_accepted(settings: Any) -> None:
+    assert CacheStore.__module__ == "django_experiments.engine.stores"
+    assert _ids(settings, {"STORE": "django_experiments.engine.stores.CacheStore"}) == []
+
+
+def test_e006_store_alias(settings: Any) -> None:
+    assert _ids(settings, {"STORE": "cache", "STORE_ALIAS": "missing"}) == [
+        "django_experiments.E006"
+    ]
+    assert _ids(settings, {"STORE": "redis", "STORE_ALIAS": "missing"}) == [
+        "django_experiments.E006"
+    ]
+    # 'redis' needs django-redis; the default alias is locmem in the test settings.
+    assert _ids(settings, {"STORE": "redis", "STORE_ALIAS": "default"}) == [
+        "django_experiments.E006"
+    ]
+    assert _ids(settings, {"STORE": "none", "STORE_ALIAS": "missing"}) == []
+
+
+def test_e006_definitions_cache_alias(settings: Any) -> None:
+    assert _ids(settings, {"DEFINITIONS_CACHE_ALIAS": "missing"}) == ["django_experiments.E006"]
+
+
+@pytest.mark.parametrize("rollout", ["no.such.Rollout", "builtins.int", int, "percentage"])
+def test_e007_default_rollout(settings: Any, rollout: Any) -> None:
+    assert _ids(settings, {"DEFAULT_ROLLOUT": rollout}) == ["django_experiments.E007"]
+
+
+def test_e007_accepts_builtin_names_paths_and_classes(settings: Any) -> None:
+    from django_experiments import Random
+
+    for good in ("percent", "random", "round_robin", Random):
+        assert _ids(settings, {"DEFAULT_ROLLOUT": good}) == []
+
+
+def test_e008_nesting(settings: Any) -> None:
+    assert _ids(settings, {"NESTING": "explode"}) == ["django_experiments.E008"]
+    for good in ("raise", "warn", "allow"):
+        assert _ids(settings, {"NESTING": good}) == []
+
+
+def test_e009_samesite(settings: Any) -> None:
+    assert _ids(settings, {"COOKIE_SAMESITE": "lax"}) == ["django_experiments.E009"]
+    assert _ids(settings, {"COOKIE_SAMESITE": "None"}) == []
+
+
+def test_e010_tracking_sinks(settings: Any) -> None:
+    assert _ids(settings, {"TRACKING_SINKS": ["no.such.Sink"]}) == ["django_experiments.E010"]
+    assert _ids(
+        settings,
+        {"TRACKING_SINKS": ["django_experiments.tracking.sinks.LoggingSink", "nodots"]},
+    ) == ["django_experiments.E010"]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"DEFINITIONS_TTL": -1},
+        {"DEFINITIONS_TTL": float("nan")},
+        {"DEFINITIONS_TTL": float("inf")},
+        {"COOKIE_MAX_AGE": -5},
+        {"TRACKING_MAX_ATTEMPTS": -1},
+        {"TRACKING_BATCH_SIZE": -1},
+        {"TRACKING_RETRY_BACKOFF": -0.5},
+        {"TRACKING_HTTP_TIMEOUT": -1},
+        {"EVENT_MAX_PROPERTIES_BYTES": -1},
+    ],
+)
+def test_e011_negative_numbers(settings: Any, bad: dict[str, Any]) -> None:
+    assert _ids(settings, bad) == ["django_experiments.E011"]
+
+
+def test_e011_zero_is_fine(settings: Any) -> None:
+    assert _ids(settings, {"DEFINITIONS_TTL": 0, "COOKIE_MAX_AGE": 0}) == []
+
+
+def test_e012_empty_force_param(settings: Any) -> None:
+    assert _ids(settings, {"FORCE_PARAM": ""}) == ["django_experiments.E012"]
+
+
+def test_w002_forced_assignment_open_without_debug(settings: Any) -> None:
+    settings.DEBUG = False
+    settings.DJANGO_EXPERIMENTS = {"ALLOW_FORCED_ASSIGNMENT": True}
+    [message] = checks.check_settings()
+    assert message.id == "django_experiments.W002"
+    assert isinstance(message, django_checks.Warning)
+    assert _ids(settings, {"ALLOW_FORCED_ASSIGNMENT": True, "FORCE_STAFF_ONLY": True}) == []
+    settings.DEBUG = True
+    assert _ids(settings, {"ALLOW_FORCED_ASSIGNMENT": True}) == []
+
+
+def test_w001_middleware_missing(settings: Any) -> None:
+    settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if m != checks.MIDDLEWARE]
+    [message] = checks.check_middleware()
+    assert message.id == "django_experiments.W001"
+    assert isinstance(message, django_checks.Warning)
+
+
+def test_e013_middleware_before_authentication(settings: Any) -> None:
+    rest = [m for m in settings.MIDDLEWARE if m not in (checks.MIDDLEWARE, checks.AUTH_MIDDLEWARE)]
+    settings.MIDDLEWARE = [checks.MIDDLEWARE, *rest, checks.AUTH_MIDDLEWARE]
+    assert [m.id for m in checks.check_middleware()] == ["django_experiments.E013"]
+    settings.MIDDLEWARE = [*rest, checks.AUTH_MIDDLEWARE, checks.MIDDLEWARE]
+    assert checks.check_middleware() == []
+
+
+def test_checks_are_registered(settings: Any) -> None:
+    settings.DJANGO_EXPERIMENTS = {"NESTING": "explode"}
+    found = django_checks.run_checks(tags=["django_experiments"])
+    assert "django_experiments.E008" in [m.id for m in found]

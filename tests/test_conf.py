@@ -1,0 +1,76 @@
+"""The settings object reads DJANGO_EXPERIMENTS live, so override_settings just works."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import override_settings
+
+from django_experiments.conf import DEFAULTS, TYPES, settings
+
+
+def test_defaults() -> None:
+    assert settings.STORE == "cache"
+    assert settings.DEFINITIONS_TTL == 5.0
+    assert settings.COOKIE_SECURE is False  # from tests/settings.py
+    assert set(DEFAULTS) == set(TYPES)
+
+
+def test_follows_override_settings() -> None:
+    with override_settings(DJANGO_EXPERIMENTS={"STORE": "none", "DEFINITIONS_TTL": 1}):
+        assert settings.STORE == "none"
+        assert settings.DEFINITIONS_TTL == 1
+        assert settings.COOKIE_SECURE is True  # back to the default: not in this dict
+    assert settings.STORE == "cache"
+
+
+def test_follows_the_settings_fixture(settings: Any) -> None:
+    from django_experiments.conf import settings as conf
+
+    settings.DJANGO_EXPERIMENTS = {"NAME_PREFIX": "shop"}
+    assert conf.NAME_PREFIX == "shop"
+    del settings.DJANGO_EXPERIMENTS
+    assert conf.NAME_PREFIX is None
+
+
+def test_non_dict_setting_reads_as_defaults() -> None:
+    with override_settings(DJANGO_EXPERIMENTS="garbage"):
+        assert settings.STORE == "cache"
+
+
+def test_unknown_attribute() -> None:
+    with pytest.raises(AttributeError, match="NOT_A_SETTING"):
+        settings.NOT_A_SETTING  # noqa: B018
+
+
+def test_context_key_secret_is_derived_not_raw() -> None:
+    derived = settings.context_key_secret
+    assert isinstance(derived, bytes) and len(derived) >= 16
+    assert derived != b"tests-only-not-secret"
+    assert b"tests-only-not-secret" not in derived
+    with override_settings(SECRET_KEY="another-secret-key"):
+        assert settings.context_key_secret != derived
+    assert settings.context_key_secret == derived
+
+
+def test_explicit_context_key_secret() -> None:
+    with override_settings(DJANGO_EXPERIMENTS={"CONTEXT_KEY_SECRET": "separate"}):
+        assert settings.context_key_secret == b"separate"
+    with override_settings(DJANGO_EXPERIMENTS={"CONTEXT_KEY_SECRET": b"raw-bytes"}):
+        assert settings.context_key_secret == b"raw-bytes"
+
+
+@pytest.mark.parametrize("bad", [5, 0, "", b"", ["x"]])
+def test_unusable_context_key_secret_falls_back_to_the_derived_key(bad: Any) -> None:
+    derived = settings.context_key_secret
+    with override_settings(DJANGO_EXPERIMENTS={"CONTEXT_KEY_SECRET": bad}):
+        # Never bytes(5) (five zero bytes): E003 reports the type, resolution stays safe.
+        assert settings.context_key_secret == derived
+
+
+def test_full_name_applies_the_prefix_once() -> None:
+    assert settings.full_name("cta") == "cta"
+    with override_settings(DJANGO_EXPERIMENTS={"NAME_PREFIX": "shop"}):
+        assert settings.full_name("cta") == "shop_cta"
+        assert settings.full_name("shop_cta") == "shop_cta"

@@ -1,0 +1,222 @@
+"""What gets tracked: schema, should_track gates, dedupe per request and per window, validation."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+import pytest
+from django.core.cache import caches
+
+from django_experiments import experiment
+from django_experiments.engine.scope import Scope, activate
+from django_experiments.tracking import events as events_mod
+from django_experiments.tracking import flush
+from django_experiments.tracking.events import InvalidEventError, build_event
+from tests.tracking.conftest import RECORDING_SINK, RecordingSink
+
+pytestmark = pytest.mark.django_db
+
+
+class User:
+    """A stand-in model instance: identify() uses _meta.label_lower and pk."""
+
+    class _meta:  # noqa: N801 - mimics a model's _meta
+        label_lower = "auth.user"
+
+    is_anonymous = False
+    is_authenticated = True
+
+    def __init__(self, pk: int) -> None:
+        self.pk = pk
+
+
+def test_assignment_event_has_the_schema_and_no_raw_ids(make_experiment: Any) -> None:
+    make_experiment("cta")
+    with activate(Scope()) as scope:
+        exp = experiment("cta", actor=User(4242))
+        exp.run()
+    assert len(scope.events) == 1
+    event = scope.events[0]
+    assert set(event) == {
+        "id",
+        "event",
+        "experiment",
+        "variant",
+        "key",
+        "value",
+        "properties",
+        "timestamp",
+    }
+    assert uuid.UUID(event["id"]).version == 4
+    assert event["event"] == "assignment"
+    assert event["experiment"] == "cta"
+    assert event["variant"] == exp.assigned.name
+    assert event["key"] == exp.context.key
+    assert event["value"] is None and event["properties"] == {}
+    assert datetime.fromisoformat(event["timestamp"]).utcoffset().total_seconds() == 0
+    assert "4242" not in repr(event)
+
+
+def test_track_carries_value_properties_and_migration_keys(make_experiment: Any) -> None:
+    make_experiment("cta")
+    with activate(Scope()) as scope:
+        exp = experiment("cta", actor="new", migrated_from={"actor": "old"})
+        exp.track("clicked", value=2.5, position="hero")
+    (event,) = [e for e in scope.events if e["event"] == "clicked"]
+    assert event["value"] == 2.5
+    assert event["properties"] == {"position": "hero"}
+    assert event["migration_keys"] == exp.context.migration_keys != []
+
+
+@pytest.mark.parametrize("case", ["dnt", "excluded", "disabled", "only_assigned_miss", "unknown"])
+def test_nothing_is_tracked_when_should_track_is_false(make_experiment: Any, case: str) -> None:
+    make_experiment("cta", status="draft" if case == "disabled" else "running")
+    name = "nope" if case == "unknown" else "cta"
+    with activate(Scope(trackable=case != "dnt")) as scope:
+        exp = experiment(name, actor="someone", only_assigned=case == "only_assigned_miss")
+        if case == "excluded":
+            exp.exclude(lambda _: True)
+        exp.run()
+        exp.publish()
+        assert exp.track("clicked", value=1) is None
+    assert scope.events == []
+    assert events_mod.take_pending() == []
+
+
+def test_assignment_once_per_request_for_the_same_key(make_experiment: Any, settings: Any) -> None:
+    settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "TRACKING_DEDUPE_SECONDS": 0}
+    make_experiment("cta")
+    with activate(Scope()) as scope:
+        experiment("cta", actor="a").run()
+        experiment("cta", actor="a").publish()
+        # A separate instance with the same key (not memoised: another keyword spelling).
+        exp = type(experiment("cta", actor="a"))("cta", actor="a")
+        exp.publish()
+        experiment("cta", actor="b").publish()
+    assignments = [e for e in scope.events if e["event"] == "assignment"]
+    assert len(assignments) == 2
+    assert len({e["key"] for e in assignments}) == 2
+
+
+def test_assignment_dedupe_window_across_requests(make_experiment: Any, settings: Any) -> None:
+    settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "TRACKING_DEDUPE_SECONDS": 3600}
+    make_experiment("cta")
+    seen = []
+    for _ in range(3):
+        with activate(Scope()) as scope:
+            experiment("cta", actor="a").run()
+        seen.append(len(scope.events))
+    assert seen == [1, 0, 0]
+    # The window lives in the cache: once it expires (here: cleared) the next one is tracked.
+    caches["default"].clear()
+    with activate(Scope()) as scope:
+        experiment("cta", actor="a").run()
+    assert len(scope.events) == 1
+
+
+def test_dedupe_window_is_per_variant(make_experiment: Any, settings: Any) -> None:
+    settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "TRACKING_DEDUPE_SECONDS": 3600}
+    make_experiment("cta")
+    with activate(Scope()) as scope:
+        first = experiment("cta", actor="a")
+        first.run()
+    other = "candidate" if first.assigned.name == "control" else "control"
+    with activate(Scope()) as scope:
+        experiment("cta", other, actor="a").run()
+    assert [e["variant"] for e in scope.events] == [other]
+
+
+def test_dedupe_window_zero_tracks_every_request(make_experiment: Any, settings: Any) -> None:
+    settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "TRACKING_DEDUPE_SECONDS": 0}
+    make_experiment("cta")
+    counts = []
+    for _ in range(3):
+        with activate(Scope()) as scope:
+            experiment("cta", actor="a").run()
+        counts.append(len(scope.events))
+    assert counts == [1, 1, 1]
+
+
+def test_a_dead_dedupe_cache_emits_rather_than_drops(make_experiment: Any, settings: Any) -> None:
+    settings.CACHES = {
+        **settings.CACHES,
+        "dead": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+        },
+    }
+    settings.DJANGO_EXPERIMENTS = {
+        **settings.DJANGO_EXPERIMENTS,
+        "TRACKING_DEDUPE_CACHE_ALIAS": "dead",
+    }
+    make_experiment("cta")
+    with activate(Scope()) as scope:
+        experiment("cta", actor="a").run()
+    assert len(scope.events) == 1
+
+
+@pytest.mark.parametrize(
+    ("properties", "message"),
+    [
+        ({"when": datetime(2020, 1, 1)}, "JSON-serialisable"),
+        ({"x": float("nan")}, "JSON-serialisable"),
+        ({"blob": "x" * 5000}, "EVENT_MAX_PROPERTIES_BYTES"),
+        ({1: "int key"}, "names must be strings"),
+        (["not", "a", "dict"], "must be an object"),
+    ],
+)
+def test_invalid_properties_raise_clear_errors(
+    make_experiment: Any, properties: Any, message: str
+) -> None:
+    make_experiment("cta")
+    exp = experiment("cta", actor="a")
+    with pytest.raises(InvalidEventError, match=message):
+        build_event(exp, "clicked", None, properties)
+
+
+@pytest.mark.parametrize(
+    ("event", "value", "message"),
+    [
+        ("", None, "non-empty string"),
+        ("x" * 101, None, "at most 100"),
+        (None, None, "non-empty string"),
+        ("clicked", "1", "number or null"),
+        ("clicked", True, "number or null"),
+        ("clicked", float("inf"), "finite"),
+        ("clicked", 2**60, "2\\*\\*53"),
+    ],
+)
+def test_invalid_names_and_values(make_experiment: Any, event: Any, value: Any, message: str) -> None:
+    make_experiment("cta")
+    exp = experiment("cta", actor="a")
+    with pytest.raises(InvalidEventError, match=message):
+        build_event(exp, event, value)
+
+
+def test_track_with_invalid_properties_raises_and_buffers_nothing(make_experiment: Any) -> None:
+    make_experiment("cta")
+    with activate(Scope()) as scope:
+        exp = experiment("cta", actor="a")
+        with pytest.raises(InvalidEventError):
+            exp.track("clicked", blob="x" * 10_000)
+    assert [e for e in scope.events if e["event"] == "clicked"] == []
+
+
+def test_outside_a_scope_events_wait_for_the_flush_point(
+    make_experiment: Any, tracking_settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    tracking_settings(TRACKING_SINKS=[RECORDING_SINK], TRACKING_DEDUPE_SECONDS=0)
+    make_experiment("cta")
+    exp = experiment("cta", actor="a")
+    exp.run()
+    exp.track("clicked")
+    assert events_mod.pending_count() == 2
+    assert RecordingSink.batches == []
+    with django_capture_on_commit_callbacks(execute=True):
+        assert flush() == 2
+    assert [[e["event"] for e in b] for b in RecordingSink.batches] == [["assignment", "clicked"]]
+    assert flush() == 0
+    assert len(RecordingSink.batches) == 1

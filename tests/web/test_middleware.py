@@ -1,0 +1,158 @@
+"""Scope binding, DNT, memoisation, async views, queries and Redis round trips per request."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from asgiref.sync import async_to_sync
+
+from django_experiments.conf import settings as exp_settings
+from django_experiments.engine.context import key_for
+from django_experiments.engine.scope import current_scope
+from tests.web.conftest import anon, cookie_id, redis_monitor
+
+pytestmark = pytest.mark.django_db
+
+
+def test_scope_is_bound_in_the_view_and_released_after(client: Any, cta: Any) -> None:
+    data = client.get("/web/page/").json()
+    assert data["scope_bound"] is True
+    assert data["events"] == ["viewed", "assignment"]
+    assert current_scope() is None
+
+
+@pytest.mark.parametrize("value", ["1", "true", "TRUE", "t", "yes", "Y", "on", " 1 "])
+def test_dnt_assigns_but_tracks_nothing(client: Any, cta: Any, value: str) -> None:
+    data = client.get("/web/page/", HTTP_DNT=value).json()
+    assert data["variant"] in ("control", "candidate")
+    assert data["events"] == []
+    assert cookie_id(client) is not None  # assignment still sticks
+
+
+@pytest.mark.parametrize("value", ["0", "false", "no", "off", "", "null", "11", "yes please"])
+def test_other_dnt_values_are_tracked(client: Any, cta: Any, value: str) -> None:
+    assert client.get("/web/page/", HTTP_DNT=value).json()["events"] == ["viewed", "assignment"]
+
+
+def test_dnt_is_ignored_when_respect_dnt_is_off(client: Any, cta: Any, settings: Any) -> None:
+    settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "RESPECT_DNT": False}
+    assert client.get("/web/page/", HTTP_DNT="1").json()["events"] == ["viewed", "assignment"]
+
+
+def test_resolutions_are_memoised_per_request(client: Any, cta: Any) -> None:
+    data = client.get("/web/memo/").json()
+    # request.experiment("cta") and request.experiment("cta", actor=None) are the same
+    # anonymous resolution.
+    assert data["cta"][0] == data["cta"][1]
+
+
+def test_async_view_through_the_async_client(async_client: Any, cta: Any) -> None:
+    async def visit() -> Any:
+        return await async_client.get("/web/async/")
+
+    first = async_to_sync(visit)()
+    assert first.status_code == 200
+    data = first.json()
+    assert data["scope_bound"] is True
+    anonymous_id = first.cookies[exp_settings.COOKIE_NAME].value.split(":")[0]
+    assert data["key"] == key_for("cta", {"actor": anon(anonymous_id)})
+    second = async_to_sync(visit)()
+    assert second.json()["variant"] == data["variant"]
+    assert second.json()["key"] == data["key"]
+    assert exp_settings.COOKIE_NAME not in second.cookies
+
+
+def test_async_view_for_a_logged_in_user(async_client: Any, cta: Any, user: Any) -> None:
+    async_client.force_login(user)
+
+    async def visit() -> Any:
+        return await async_client.get("/web/async/")
+
+    response = async_to_sync(visit)()
+    assert response.json()["key"] == key_for("cta", {"actor": user})
+    assert exp_settings.COOKIE_NAME not in response.cookies
+
+
+def test_flush_failure_never_breaks_the_response(
+    client: Any, cta: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django_experiments.tracking import dispatch
+
+    def broken(scope: Any) -> None:
+        raise RuntimeError("broker down")
+
+    monkeypatch.setattr(dispatch, "flush_scope", broken)
+    assert client.get("/web/page/").status_code == 200
+
+
+def test_zero_db_queries_per_request_once_warm(
+    client: Any, cta: Any, django_assert_num_queries: Any
+) -> None:
+    client.get("/web/page/")  # warm-up: definitions snapshot
+    with django_assert_num_queries(0):
+        response = client.get("/web/page/")
+    assert response.status_code == 200
+    with django_assert_num_queries(0):
+        assert client.get("/web/template/plain/").status_code == 200
+
+
+@pytest.fixture
+def counted_redis(redis_store: Any, settings: Any) -> tuple[Any, str]:
+    """The Redis store under a key prefix unique to this test (MONITOR filters on it)."""
+    prefix = f"glexrt{uuid.uuid4().hex[:12]}"
+    settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "STORE_KEY_PREFIX": prefix}
+    return redis_store, prefix
+
+
+def test_redis_round_trips_per_request(
+    client: Any, make_experiment: Any, counted_redis: tuple[Any, str]
+) -> None:
+    redis, prefix = counted_redis
+    names = ["one", "two", "three"]
+    for name in names:
+        make_experiment(name, control=1, b=1)
+    url = "/web/memo/?names=" + ",".join(names)
+
+    with redis_monitor(redis, prefix) as first:
+        assert client.get(url).status_code == 200
+    # New visitor: one read and one write per experiment, whatever the number of asks.
+    assert sorted(c["command"].split()[0] for c in first) == ["HGET"] * 3 + ["HSET"] * 3
+
+    with redis_monitor(redis, prefix) as warm:
+        assert client.get(url).status_code == 200
+    # Returning visitor: one read per experiment, each asked for twice in the view.
+    assert [c["command"].split()[0] for c in warm] == ["HGET"] * 3
+
+
+def test_login_migration_is_one_pipelined_round_trip(
+    client: Any,
+    make_experiment: Any,
+    user: Any,
+    counted_redis: tuple[Any, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from redis.connection import AbstractConnection
+
+    redis, prefix = counted_redis
+    for name in ("one", "two", "three"):
+        make_experiment(name, control=1, b=1)
+    for name in ("one", "two", "three"):
+        client.get(f"/web/page/{name}/")
+
+    # Count writes to Redis sockets: one write, then its replies, is one round trip.
+    writes: list[int] = []
+    original = AbstractConnection.send_packed_command
+
+    def counting(self: Any, command: Any, check_health: bool = True) -> None:
+        writes.append(1)
+        return original(self, command, check_health)
+
+    with redis_monitor(redis, prefix) as commands:
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+        response = client.post("/web/login/", {"username": "ada", "password": "pw"})
+        monkeypatch.setattr(AbstractConnection, "send_packed_command", original)
+    assert response.status_code == 200
+    assert [c["command"].split()[0] for c in commands] == ["EVAL"] * 3
+    assert len(writes) == 1
