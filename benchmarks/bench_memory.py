@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from benchmarks import profiling
 from benchmarks.report import Report, Row, ratio
 
 FIELDS = 100_000
@@ -129,9 +130,48 @@ def run(report: Report, quick: bool) -> dict[str, float]:
                 per <= BUDGET if layout.ours else None,
             )
         )
+    ours = next(figures[lay.label] for lay in layouts(buckets) if lay.ours)
+    if ours > BUDGET:
+        report.findings.append(_finding(figures, buckets, limit))
     report.notes.append(
         f"Section 6: {FIELDS:,} assignments per layout, MEMORY USAGE SAMPLES 0 summed over the "
         f"layout's keys; the server's hash-max-listpack-entries is {limit}, so the bucketed "
         f"options use {buckets} hashes per experiment (~{FIELDS // buckets} fields each)."
     )
     return figures
+
+
+def _finding(figures: dict[str, float], buckets: int, limit: int) -> str:
+    from django_experiments.engine.context import KEY_LENGTH, key_for
+    from django_experiments.engine.stores import RedisHashStore
+
+    lines = [f"- {label}: {per:.1f} B" for label, per in figures.items()]
+    return "\n".join(
+        [
+            "### 6. Redis memory per assignment",
+            "",
+            f"One hash per experiment with {FIELDS:,} fields is a Redis `hashtable`: each "
+            "field pays a dict entry, two SDS allocations and a bucket pointer, so the key "
+            "and value bytes are the smaller part. Measured:",
+            "",
+            *lines,
+            "",
+            f"- Shrinking the field alone (`{profiling.where(key_for)}` `key_for`, "
+            f"{KEY_LENGTH} hex characters → 16 raw bytes) or the value (variant index) "
+            "does not reach 64 B while the hash is a hashtable.",
+            f"- Proposal (engine owners: `{profiling.where(RedisHashStore)}` RedisHashStore): "
+            "bucket each experiment's assignments into small hashes that stay listpack-encoded "
+            f"(`hash-max-listpack-entries` is {limit} here), e.g. "
+            "`<prefix>:<experiment>:<first 3 hex of the key>` (4,096 buckets: listpack up to "
+            f"~{4096 * limit // 2:,} assignments per experiment at this server's limit), "
+            "field = the 32-hex key (or 16 raw bytes), value = the variant name (or index). "
+            f"Option C keeps today's field/value format: {figures[_label('C', figures)]:.1f} B; "
+            f"option D: {figures[_label('D', figures)]:.1f} B. HGET/HSET stay one round trip "
+            "(the bucket is derived from the key); clearing an experiment becomes a DEL of "
+            "its enumerable bucket keys (or keep the store generation bump).",
+        ]
+    )
+
+
+def _label(option: str, figures: dict[str, float]) -> str:
+    return next(label for label in figures if label.startswith(f"option {option}:"))

@@ -134,13 +134,17 @@ def run(report: Report, plan: Plan) -> dict[str, Timing]:
     results["floor_miss"] = measure(floor_miss, IdSource("rg-"), plan, warmup=False)
     results["floor_hit"] = measure(floor_hit, floor_hit_inputs, plan, warmup=False)
 
-    def row(label: str, counted: Counted, timing: Timing, floor: Timing | None, budget: float,
-            exact: bool) -> None:
+    def row(
+        label: str,
+        counted: Counted,
+        timing: Timing,
+        floor: Timing | None,
+        budget: float,
+        exact: bool,
+    ) -> None:
         trips = counted.per_call
         ok = abs(trips - budget) < 1e-9 if exact else trips <= budget + 1e-9
-        peer = (
-            f"raw redis-py {fmt_us(floor.median_us)}" if floor is not None else "—"
-        )
+        peer = f"raw redis-py {fmt_us(floor.median_us)}" if floor is not None else "—"
         report.add(
             Row(
                 "2",

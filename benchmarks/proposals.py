@@ -7,8 +7,9 @@ measure the same operation before and after in one run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import os
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 
 from django.test.signals import setting_changed
@@ -34,7 +35,7 @@ def cached_settings() -> Iterator[None]:
         value = state["merged"]
         if value is None:
             value = state["merged"] = {**conf.DEFAULTS, **self._user()}
-        return value  # type: ignore[no-any-return]
+        return value
 
     def getattr_cached(self: Any, name: str) -> Any:
         try:
@@ -46,7 +47,7 @@ def cached_settings() -> Iterator[None]:
         value = state["secret"]
         if value is None:
             value = state["secret"] = saved["context_key_secret"].fget(self)
-        return value  # type: ignore[no-any-return]
+        return value
 
     def reset(**kwargs: Any) -> None:
         if kwargs.get("setting") in ("DJANGO_EXPERIMENTS", "SECRET_KEY"):
@@ -81,7 +82,7 @@ def store_fast_path() -> Iterator[None]:
     def store_get(self: Any) -> str | None:
         if isinstance(self.store, NullStore):
             return None
-        return saved_get(self)  # type: ignore[no-any-return]
+        return saved_get(self)
 
     def store_set(self: Any, variant: str) -> None:
         if isinstance(self.store, NullStore):
@@ -129,7 +130,7 @@ def request_store_batching() -> Iterator[None]:
             and not self.context.migration_keys
         ):
             return None
-        return saved_get(self)  # type: ignore[no-any-return]
+        return saved_get(self)
 
     def store_set(self: Any, variant: str) -> None:
         scope = self.context.scope
@@ -232,14 +233,22 @@ def lean_database_sink() -> Iterator[None]:
 
     saved = sinks.DatabaseSink.send
     columns = [
-        "event_id", "event", "experiment", "variant", "key", "migration_keys", "value",
-        "properties", "timestamp", "received_at",
+        "event_id",
+        "event",
+        "experiment",
+        "variant",
+        "key",
+        "migration_keys",
+        "value",
+        "properties",
+        "timestamp",
+        "received_at",
     ]
 
     def send(self: Any, events: Any) -> None:
         alias = router.db_for_write(TrackedEvent)
         connection = connections[alias]
-        fields = [TrackedEvent._meta.get_field(c) for c in columns]
+        fields: list[Any] = [TrackedEvent._meta.get_field(c) for c in columns]
         now = timezone.now()
         rows = []
         for event in events:
@@ -249,7 +258,10 @@ def lean_database_sink() -> Iterator[None]:
                 continue
             row["received_at"] = now
             rows.append(
-                [f.get_db_prep_save(row[c], connection) for f, c in zip(fields, columns)]
+                [
+                    f.get_db_prep_save(row[c], connection)
+                    for f, c in zip(fields, columns, strict=True)
+                ]
             )
         if not rows:
             return
@@ -270,3 +282,33 @@ def lean_database_sink() -> Iterator[None]:
     finally:
         sinks.DatabaseSink.send = saved  # type: ignore[method-assign]
 
+
+PATCHES: dict[str, Callable[[], AbstractContextManager[None]]] = {
+    "cached_settings": cached_settings,
+    "store_fast_path": store_fast_path,
+    "request_store_batching": request_store_batching,
+    "cheap_publish": cheap_publish,
+    "cheap_events": cheap_events,
+    "lean_database_sink": lean_database_sink,
+}
+
+#: Set in subprocesses (gunicorn, Celery worker) to run them with proposals applied.
+ENV = "BENCH_PROPOSALS"
+
+_applied = ExitStack()
+
+
+@contextmanager
+def applied(*names: str) -> Iterator[None]:
+    with ExitStack() as stack:
+        for name in names:
+            stack.enter_context(PATCHES[name]())
+        yield
+
+
+def apply_from_env() -> list[str]:
+    """Apply the proposals named in ``$BENCH_PROPOSALS`` for the life of the process."""
+    names = [n for n in os.environ.get(ENV, "").split(",") if n]
+    for name in names:
+        _applied.enter_context(PATCHES[name]())
+    return names

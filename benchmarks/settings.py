@@ -46,9 +46,7 @@ CACHES = {
         "LOCATION": REDIS_URL,
         "OPTIONS": {
             # Counts requests written to Redis: one per command, one per pipeline.
-            "CONNECTION_POOL_KWARGS": {
-                "connection_class": CountingConnection
-            },
+            "CONNECTION_POOL_KWARGS": {"connection_class": CountingConnection},
         },
     },
 }

@@ -62,11 +62,19 @@ def run_all(quick: bool, sections: list[str], output: Path | None, command: str)
     table = text_table(report.rows)
     print()
     print(table)
+    for finding in report.findings:
+        print()
+        print(finding)
     method = (
-        f"Each timing is the median of {plan.repeats} repeats (best-of kept in the log) of "
-        f"{plan.calls} calls per repeat{' (--quick)' if quick else ''}; every call uses a new "
-        "context (fresh actor id). Round trips are counted on the client (one per request "
-        "written to the Redis socket: a pipeline is one)."
+        f"In-process timings (sections 1 and 7) are the best of {plan.repeats} repeats of "
+        f"{plan.calls} calls{' (--quick)' if quick else ''}, contenders interleaved repeat by "
+        "repeat; Redis-bound timings (section 2) and the tracking request path (section 5) are "
+        "the median of the same number of repeats; full-stack figures are the median of "
+        "alternating wrk runs. Every call uses a new context (fresh actor id) unless the row "
+        "says otherwise. Round trips are counted on the client (one per request written to the "
+        "Redis socket: a pipeline is one). Rows marked `1*`, `4*`, `5*` measure scratch patches "
+        "(benchmarks/proposals.py, monkeypatched for the benchmark only) of the proposals "
+        "described under the findings; the engine itself is unchanged."
     )
     if output is not None:
         write_markdown(output, report, machine.describe(_redis_client()), command, method)

@@ -3,10 +3,11 @@
 CPU-bound in-process figures are reported as best-of-N (the least disturbed run: this machine
 is shared with other work, and disturbances only ever add time), network-bound ones as the
 median of N. Operations compared side by side are interleaved repeat by repeat (``compare``),
-so a disturbance hits every contender alike. Every repeat runs ``calls`` operations over a fresh batch of inputs (so "new context each
-call" holds across repeats too), timed with ``perf_counter_ns`` around the whole batch; the
-per-operation time is the batch time divided by ``calls``. The garbage collector is collected
-before each repeat and left enabled, as it is in a web process.
+so a disturbance hits every contender alike. Every repeat runs ``calls`` operations over a
+fresh batch of inputs (so "new context each call" holds across repeats too), timed with
+``perf_counter_ns`` around the whole batch; the per-operation time is the batch time divided
+by ``calls``. The garbage collector is collected before each repeat and left enabled, as it
+is in a web process.
 """
 
 from __future__ import annotations

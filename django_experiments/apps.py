@@ -18,3 +18,4 @@ class DjangoExperimentsConfig(AppConfig):
 
         # Like the admin: every installed app's experiments.py registers its classes.
         autodiscover_modules("experiments")
+        from django_experiments import class_checks  # noqa: F401 - registers the class check

@@ -127,7 +127,9 @@ def _check_values(user: dict[str, Any]) -> list[checks.CheckMessage]:
     if (isinstance(rollout, str) and rollout not in ("percent", "random", "round_robin")) or (
         isinstance(rollout, type)
     ):
-        problem = _import_problem(rollout, "django_experiments.engine.rollout.Rollout")
+        problem = _import_problem(
+            rollout, "django_experiments.engine.rollout.Rollout", instances_ok=True
+        )
         if problem:
             errors.append(
                 _error("E007", f"DJANGO_EXPERIMENTS['DEFAULT_ROLLOUT'] {rollout!r}: {problem}.")
@@ -180,16 +182,21 @@ def _check_values(user: dict[str, Any]) -> list[checks.CheckMessage]:
     return errors
 
 
-def _import_problem(spec: str | type, base_path: str) -> str | None:
-    """Why ``spec`` (a dotted path or a class) is not a subclass of ``base_path``, or None."""
+def _import_problem(spec: str | type, base_path: str, instances_ok: bool = False) -> str | None:
+    """Why ``spec`` (a dotted path or a class) is not a subclass of ``base_path``, or None.
+
+    ``instances_ok``: a path may also name an instance (a configured rollout strategy).
+    """
     try:
         obj = import_string(spec) if isinstance(spec, str) else spec
     except Exception as exc:  # ImportError, or the module itself failing at import
         return str(exc)
     base = import_string(base_path)
-    if not (isinstance(obj, type) and issubclass(obj, base)):
-        return f"{obj!r} is not a subclass of {base_path}"
-    return None
+    if isinstance(obj, type) and issubclass(obj, base):
+        return None
+    if instances_ok and isinstance(obj, base):
+        return None
+    return f"{obj!r} is not a subclass of {base_path}"
 
 
 def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:

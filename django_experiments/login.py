@@ -36,13 +36,16 @@ def moves_for(anonymous_id: str, user: Any) -> list[tuple[str, str, str]]:
     """``(store name, anonymous key, user key)`` for every experiment with live assignments."""
     anonymous = {"actor": anonymous_identity(anonymous_id)}
     known = {"actor": user}
-    return [
-        (d.store_name, key_for(full, anonymous), key_for(full, known))
-        for d in definitions.all_definitions().values()
-        if d.status in MIGRATED_STATUSES
+    moves = []
+    for definition in definitions.all_definitions().values():
+        if definition.status not in MIGRATED_STATUSES:
+            continue
         # Definitions are named like the admin rows; context keys use the full name.
-        for full in (settings.full_name(d.name),)
-    ]
+        full_name = settings.full_name(definition.name)
+        moves.append(
+            (definition.store_name, key_for(full_name, anonymous), key_for(full_name, known))
+        )
+    return moves
 
 
 def migrate(scope: Scope, user: Any) -> dict[str, str]:

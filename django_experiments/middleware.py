@@ -22,6 +22,7 @@ from django.http import HttpRequest, HttpResponseBase
 from django.utils.cache import patch_vary_headers
 
 from django_experiments import cookies, dnt, force
+from django_experiments.conf import settings
 from django_experiments.engine.context import RESERVED, is_anonymous_actor
 from django_experiments.engine.experiment import Experiment
 from django_experiments.engine.registry import experiment
@@ -128,15 +129,12 @@ def finish(request: HttpRequest, response: HttpResponseBase, scope: Scope) -> No
 
 
 def _cookies(request: HttpRequest, response: HttpResponseBase, scope: Scope) -> None:
+    present = settings.COOKIE_NAME in request.COOKIES
+    handed_over = scope.anonymous_resolved and not scope.anonymous_used
     if scope.new_anonymous_id is not None:
         cookies.write(response, scope.new_anonymous_id)
-    elif (scope.anonymous_resolved and not scope.anonymous_used) or scope.extra.get(
-        _INVALID_COOKIE
-    ):
-        from django_experiments.conf import settings
-
-        if settings.COOKIE_NAME in request.COOKIES:
-            cookies.delete(response)
+    elif present and (handed_over or scope.extra.get(_INVALID_COOKIE)):
+        cookies.delete(response)
     if scope.anonymous_used:
         # The content depends on the cookie: shared caches must not serve it to others.
         patch_vary_headers(response, ("Cookie",))

@@ -16,7 +16,6 @@ from urllib.parse import quote, unquote
 
 from django.http import (
     HttpRequest,
-    HttpResponse,
     HttpResponseBadRequest,
     HttpResponseBase,
     HttpResponseNotAllowed,
@@ -107,8 +106,7 @@ def redirect(request: HttpRequest, experiment_id: str) -> HttpResponseBase:
         return HttpResponseBadRequest("Not redirecting to that URL.")
     if request.method == "GET":
         _track_visit(request, full_name, key, url)
-    response: HttpResponse = HttpResponseSeeOther(url)
-    return response
+    return HttpResponseSeeOther(url)
 
 
 def _track_visit(request: HttpRequest, name: str, key: str, url: str) -> None:

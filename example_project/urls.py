@@ -1,12 +1,18 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from example_project.demo import views
 
 urlpatterns = [
     path("", views.landing, name="landing"),
+    path("pricing/", views.pricing, name="pricing"),
+    path("cta/", views.cta_clicked, name="cta"),
+    path("headline/", views.headline, name="headline"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("experiments/", include("django_experiments.urls")),
 ]

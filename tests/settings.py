@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_experiments",
     "tests.testapp",
+    "example_project.demo",
 ]
 
 MIDDLEWARE = [

@@ -131,7 +131,13 @@ def test_e007_default_rollout(settings: Any, rollout: Any) -> None:
 def test_e007_accepts_builtin_names_paths_and_classes(settings: Any) -> None:
     from django_experiments import Random
 
-    for good in ("percent", "random", "round_robin", Random):
+    for good in (
+        "percent",
+        "random",
+        "round_robin",
+        Random,
+        "tests.engine.test_rollout.NINETY_TEN",
+    ):
         assert _ids(settings, {"DEFAULT_ROLLOUT": good}) == []
 
 

@@ -185,10 +185,13 @@ def test_clear_assignments_rolled_back_keeps_them(
     cta: Experiment, redis_store: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     experiment("cta", actor="u1").assigned  # noqa: B018
-    with django_capture_on_commit_callbacks(execute=True), pytest.raises(RuntimeError):
-        with transaction.atomic():
-            services.clear_assignments(cta)
-            raise RuntimeError("rolled back")
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(RuntimeError),
+        transaction.atomic(),
+    ):
+        services.clear_assignments(cta)
+        raise RuntimeError("rolled back")
     assert redis_store.exists("glex:cta")
 
 

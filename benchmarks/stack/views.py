@@ -17,7 +17,9 @@ _page = engines["django"].from_string(
 
 
 def plain(request: HttpRequest) -> HttpResponse:
-    return HttpResponse(_page.render({"variants": []}, request))
+    # The same markup as with experiments (five fixed variants): only resolution differs.
+    variants = [(name, "control") for name in EXPERIMENTS]
+    return HttpResponse(_page.render({"variants": variants}, request))
 
 
 def with_experiments(request: HttpRequest) -> HttpResponse:

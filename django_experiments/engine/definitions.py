@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 import uuid
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -241,10 +242,10 @@ def _refresh() -> dict[str, Definition]:
         definitions = _from_blob(_safe_get(cache, BLOB_KEY), version)
     if definitions is None:
         definitions = load_from_db()
-        if _in_transaction():
-            # What this transaction sees may never commit: keep it to this process (until the
-            # commit's invalidation, or the next TTL check if it rolls back) and publish
-            # nothing, or every process would serve definitions that were rolled back.
+        if _changed_in_open_transaction():
+            # This transaction changed definitions and may never commit: keep what it sees to
+            # this process (until the commit's invalidation, or the next TTL check if it rolls
+            # back) and publish nothing, or every process would serve a rolled-back change.
             _snapshot.version = None
             return definitions
         if version is None:
@@ -264,12 +265,48 @@ def _refresh() -> dict[str, Definition]:
     return definitions
 
 
-def _in_transaction() -> bool:
-    """Inside an atomic block of the code's own (the test runner's wrapping blocks excluded)."""
+#: Per DB connection (so per thread), the outermost atomic block that changed definitions.
+_dirty_blocks: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _connection() -> Any:
     from django_experiments.models import Experiment
 
-    connection = transaction.get_connection(router.db_for_read(Experiment))
-    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)
+    return transaction.get_connection(router.db_for_write(Experiment))
+
+
+def _outermost_block(connection: Any) -> Any:
+    """The outermost atomic block of the code's own (test-runner wrappers excluded), if any."""
+    for block in connection.atomic_blocks:
+        if not getattr(block, "_from_testcase", False):
+            return block
+    return None
+
+
+def _mark_dirty() -> None:
+    try:
+        connection = _connection()
+        block = _outermost_block(connection)
+    except Exception:  # no usable DB connection: nothing can be uncommitted either
+        return
+    if block is not None:
+        _dirty_blocks[connection] = block
+
+
+def _changed_in_open_transaction() -> bool:
+    """Did the transaction still open on this thread's connection change definitions?
+
+    Only then may what it reads differ from what is committed (ATOMIC_REQUESTS alone does
+    not stop a process from publishing).
+    """
+    connection = _connection()
+    block = _dirty_blocks.get(connection)
+    if block is None:
+        return False
+    if any(b is block for b in connection.atomic_blocks):
+        return True
+    del _dirty_blocks[connection]
+    return False
 
 
 def _from_blob(blob: Any, version: str) -> dict[str, Definition] | None:
@@ -323,6 +360,7 @@ def invalidate(shared: bool = True) -> None:
     """Forget definitions here now, and (``shared``) tell every other process to reload."""
     _snapshot.definitions = None
     _snapshot.version = None
+    _mark_dirty()
     if shared:
         cache = _cache()
         try:

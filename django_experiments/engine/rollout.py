@@ -107,6 +107,8 @@ def resolve_rollout(
         return spec
     if isinstance(spec, str):
         spec = BUILTIN.get(spec) or import_string(spec)
+        if isinstance(spec, Rollout):  # a path may name a configured instance
+            return spec
     if isinstance(spec, type) and issubclass(spec, Rollout):
         return spec()
     raise TypeError(f"{spec!r} is not a Rollout, a Rollout class, a builtin name or a path")

@@ -28,7 +28,7 @@ from django_experiments.engine.experiment import Experiment, split_name
 from django_experiments.engine.registry import class_for, experiment
 from django_experiments.engine.scope import current_scope
 from django_experiments.engine.stores import NullStore, Store
-from django_experiments.middleware import RequestExperiments
+from django_experiments.middleware import RequestExperiments, scope_of
 
 register = template.Library()
 logger = logging.getLogger("django_experiments")
@@ -251,7 +251,7 @@ def experiments_json(context: template.Context) -> SafeString:
     scope = current_scope()
     request = context.get("request") or getattr(context, "request", None)
     if scope is None and request is not None:
-        scope = getattr(request, "_experiments_scope", None)
+        scope = scope_of(request)
     published = {} if scope is None else {split_name(k)[0]: v for k, v in scope.published.items()}
     nonce = context.get("csp_nonce") or getattr(request, "csp_nonce", None)
     data = mark_safe(published_json(published))  # noqa: S308 - escaped above

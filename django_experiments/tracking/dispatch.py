@@ -182,7 +182,11 @@ def deliver_batch(
         else:
             outcome[path] = "ok"
             if dead_letter_id is not None:
-                _mark_delivered(dead_letter_id)
+                try:
+                    _mark_delivered(dead_letter_id)
+                except Exception:
+                    # Delivered is what matters; a stale "re-driving" state is only cosmetic.
+                    logger.exception("Could not mark dead letter %s delivered", dead_letter_id)
     return outcome
 
 
@@ -199,7 +203,22 @@ def _failed(
             len(batch),
             error,
         )
-        dead_letter(batch, path, attempt, error, dead_letter_id)
+        try:
+            dead_letter(batch, path, attempt, error, dead_letter_id)
+        except Exception:
+            # The dead-letter table is unwritable (database trouble): keep the batch owed to
+            # this sink in the outbox rather than lose it; the next drain tries again.
+            logger.exception("Dead letter write failed; batch kept in the outbox")
+            from django_experiments.tracking.outbox import store
+
+            store(
+                batch,
+                sinks=[path],
+                attempt=attempt,
+                dead_letter_id=dead_letter_id,
+                delay=backoff(attempt),
+                error=error,
+            )
         return "dead"
     delay = backoff(attempt)
     logger.warning(
@@ -292,4 +311,3 @@ def redrive(dead_letters: Any) -> int:
         enqueue(letter.events, sinks=[letter.sink], attempt=1, dead_letter_id=letter.pk)
         count += 1
     return count
-

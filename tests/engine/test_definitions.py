@@ -218,6 +218,21 @@ def test_uncommitted_definitions_are_not_published(make_experiment: Any) -> None
     assert caches["default"].get(BLOB_KEY)["experiments"][0]["status"] == "running"
 
 
+def test_transactions_without_changes_still_publish(make_experiment: Any) -> None:
+    """ATOMIC_REQUESTS wraps every view in a transaction: that alone must not stop sharing."""
+    exp = make_experiment("cta", control=1, candidate=1)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        exp.status = "paused"
+        exp.save()
+        all_definitions()
+        raise RuntimeError("rolled back")
+    caches["default"].delete(BLOB_KEY)
+    definitions.invalidate(shared=False)
+    with transaction.atomic():
+        assert get_definition("cta").status == "running"  # type: ignore[union-attr]
+        assert caches["default"].get(BLOB_KEY)["experiments"][0]["status"] == "running"
+
+
 def test_invalid_weight_rows_do_not_break_resolution(make_experiment: Any) -> None:
     make_experiment("cta", control=1, candidate=1)
     make_experiment("other", control=1, candidate=1)

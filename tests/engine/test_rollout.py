@@ -155,3 +155,11 @@ def test_registered_class_is_used_by_experiment(make_experiment: Any) -> None:
         assert exp.assigned.name == "last"
     finally:
         unregister("cta")
+
+
+#: A configured instance, importable by dotted path.
+NINETY_TEN = Percent(distribution={"control": 90, "candidate": 10})
+
+
+def test_dotted_path_may_name_a_configured_instance() -> None:
+    assert resolve_rollout("tests.engine.test_rollout.NINETY_TEN") is NINETY_TEN

@@ -247,3 +247,35 @@ def test_unreachable_redis_round_robin_still_answers(
 
     make_experiment("cta", control=1, candidate=1)
     assert RR(actor="u1").assigned.name in {"control", "candidate"}
+
+
+@pytest.mark.parametrize("kind", ["redis", "cache"])
+def test_migrated_from_moves_the_assignment_to_the_new_key(
+    kind: str, make_experiment: Any, settings: Any, request: Any
+) -> None:
+    if kind == "redis":
+        request.getfixturevalue("redis_store")
+    else:
+        settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "STORE": "cache"}
+    make_experiment("cta", control=1, candidate=1)
+    old_key = key_for("cta", {"actor": "anon:abc"})
+    get_store().set("cta", old_key, "candidate")
+    exp = experiment("cta", actor="user:1", migrated_from={"actor": "anon:abc"})
+    assert exp.assigned.name == "candidate"
+    assert exp.signature["migration_keys"] == [old_key]
+    assert get_store().get("cta", old_key) is None
+    assert get_store().get("cta", key_for("cta", {"actor": "user:1"})) == "candidate"
+
+
+def test_unimportable_store_falls_back_to_deterministic(
+    make_experiment: Any, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "STORE": "no.such.Store"}
+    make_experiment("cta", control=1, candidate=1)
+    definition = get_definition("cta")
+    assert definition is not None
+    expected = definition.treatment_for_key(key_for("cta", {"actor": "u1"}))
+    assert expected is not None
+    with caplog.at_level(logging.WARNING, logger="django_experiments"):
+        assert experiment("cta", actor="u1").assigned.name == expected.name
+    assert "Assignment store" in caplog.text

@@ -189,7 +189,9 @@ def test_invalid_properties_raise_clear_errors(
         ("clicked", 2**60, "2\\*\\*53"),
     ],
 )
-def test_invalid_names_and_values(make_experiment: Any, event: Any, value: Any, message: str) -> None:
+def test_invalid_names_and_values(
+    make_experiment: Any, event: Any, value: Any, message: str
+) -> None:
     make_experiment("cta")
     exp = experiment("cta", actor="a")
     with pytest.raises(InvalidEventError, match=message):

@@ -156,3 +156,23 @@ def test_login_migration_is_one_pipelined_round_trip(
     assert response.status_code == 200
     assert [c["command"].split()[0] for c in commands] == ["EVAL"] * 3
     assert len(writes) == 1
+
+
+def test_async_login_migrates(async_client: Any, cta: Any, user: Any, store: str) -> None:
+    from tests.web.conftest import stored
+
+    async def visit(path: str) -> Any:
+        return await async_client.get(path)
+
+    first = async_to_sync(visit)("/web/async/")
+    anonymous_id = first.cookies[exp_settings.COOKIE_NAME].value.split(":")[0]
+    variant = first.json()["variant"]
+
+    response = async_to_sync(visit)("/web/async-login/")
+
+    assert response.status_code == 200
+    assert response.json()["variant"] == variant
+    assert response.json()["signature"]["migration_keys"] == [first.json()["key"]]
+    assert response.cookies[exp_settings.COOKIE_NAME].value == ""
+    assert stored("cta", user) == variant
+    assert stored("cta", anon(anonymous_id)) is None

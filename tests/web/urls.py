@@ -13,5 +13,6 @@ urlpatterns = [
     path("memo/", views.memo),
     path("login/", views.login_view),
     path("async/", views.async_page),
+    path("async-login/", views.async_login),
     path("template/<slug:which>/", views.template_page),
 ]

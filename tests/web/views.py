@@ -105,3 +105,13 @@ def template_page(request: HttpRequest, which: str) -> HttpResponse:
     if nonce:
         request.csp_nonce = nonce  # type: ignore[attr-defined]
     return HttpResponse(Template(source).render(context))
+
+
+async def async_login(request: HttpRequest) -> JsonResponse:
+    from django.contrib.auth import aauthenticate, alogin
+
+    user = await aauthenticate(request, username="ada", password="pw")
+    assert user is not None
+    await alogin(request, user)
+    exp = await request.aexperiment("cta")  # type: ignore[attr-defined]
+    return JsonResponse({"variant": exp.assigned.name, "signature": exp.signature})
