@@ -17,14 +17,14 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from benchmarks import profiling
 from benchmarks.proposals import ENV, applied
 from benchmarks.report import Report, Row, fmt_us
-from benchmarks.timing import IdSource, Plan, measure
+from benchmarks.timing import Case, IdSource, Plan, compare
 
 ROOT = Path(__file__).resolve().parent.parent
 REQUEST_BUDGET_US = 20.0
@@ -120,11 +120,18 @@ def run(report: Report, plan: Plan, quick: bool) -> None:
     per_event: dict[int, float] = {}
     patched_per_event: dict[int, float] = {}
     for k in (1, 10):
-        timing = measure(request_batch(k), inputs_for(k, IdSource(f"tr{k}-")), request_plan)
-        per_event[k] = timing.median_us / k
-        with applied(*REQUEST_PROPOSALS):
-            timing = measure(request_batch(k), inputs_for(k, IdSource(f"tp{k}-")), request_plan)
-        patched_per_event[k] = timing.median_us / k
+        timings = compare(
+            {
+                "base": Case(request_batch(k), inputs_for(k, IdSource(f"tr{k}-"))),
+                "proposal": Case(
+                    _with(request_batch(k), REQUEST_PROPOSALS),
+                    inputs_for(k, IdSource(f"tp{k}-")),
+                ),
+            },
+            request_plan,
+        )
+        per_event[k] = timings["base"].median_us / k
+        patched_per_event[k] = timings["proposal"].median_us / k
     _purge(app, queue)
     report.add(
         Row(
@@ -152,21 +159,32 @@ def run(report: Report, plan: Plan, quick: bool) -> None:
     with activate(Scope()):
         template = events.build_event(experiment("cta", actor="tracking-template"), "click", 1, {})
     rates: dict[str, float] = {}
-    for label, proposals in (("", ()), ("*", WORKER_PROPOSALS)):
-        try:
-            rate, publish_rate = _worker_rate(app, queue, template, total, proposals)
-            rates[label] = rate
-        except RuntimeError as exc:
+    publish_rates: dict[str, float] = {}
+    failures: dict[str, str] = {}
+    # Alternating base / proposal runs, best of them: one worker's throughput on a machine
+    # shared with other work is only ever lowered by disturbances.
+    for _ in range(1 if quick else 2):
+        for label, proposals in (("", ()), ("*", WORKER_PROPOSALS)):
+            try:
+                rate, publish_rate = _worker_rate(app, queue, template, total, proposals)
+            except RuntimeError as exc:
+                failures[label] = str(exc)
+                continue
+            if rate > rates.get(label, 0.0):
+                rates[label], publish_rates[label] = rate, publish_rate
+    for label in ("", "*"):
+        if label not in rates:
             report.add(
                 Row(
                     "5" + label,
                     OP_WORKER,
-                    f"failed: {exc}",
+                    f"failed: {failures.get(label, '?')}",
                     budget=f"≥ {WORKER_BUDGET:,.0f}/s",
                     passed=False,
                 )
             )
             continue
+        rate, publish_rate = rates[label], publish_rates[label]
         operation = (
             OP_WORKER
             if not label
@@ -187,8 +205,9 @@ def run(report: Report, plan: Plan, quick: bool) -> None:
     size = max(1, int(glex.TRACKING_BATCH_SIZE))
     report.notes.append(
         f"Section 5: {total:,} events in batches of {size} (TRACKING_BATCH_SIZE), broker "
-        f"{app.conf.broker_url.split('@')[-1]}, queue {queue!r}, database sink on SQLite (WAL); "
-        "request path timed as the median of N repeats."
+        f"{app.conf.broker_url.split('@')[-1]}, queue {queue!r}, database sink on SQLite (WAL), "
+        f"best of {1 if quick else 2} alternating worker runs; request path timed as the "
+        "median of N repeats, base and proposal interleaved."
     )
 
 
@@ -265,12 +284,24 @@ def _worker_rate(
             worker.wait()
         _purge(app, queue)
         log.seek(0)
-        problems = [line for line in log.read().splitlines() if "ERROR" in line or "rror" in line]
+        problems = [
+            line
+            for line in log.read().splitlines()
+            if "ERROR" in line or "Traceback" in line or "locked" in line
+        ]
         log.close()
         os.unlink(log.name)
         if problems:
             print(f"worker reported {len(problems)} error line(s), e.g. {problems[0][:300]}")
     return total / (done - start), total / (published - start)
+
+
+def _with(batch: Callable[[Sequence[Any]], None], names: Sequence[str]) -> Any:
+    def run(items: Sequence[Any]) -> None:
+        with applied(*names):
+            batch(items)
+
+    return run
 
 
 def _finding(

@@ -45,4 +45,13 @@ def describe(redis_client: Any | None) -> list[tuple[str, str]]:
         ("growthbook", _version("growthbook")),
         ("django-waffle", _version("django-waffle")),
         ("celery / gunicorn", f"{_version('celery')} / {_version('gunicorn')}"),
+        ("load average at the end (1/5/15 min)", _load()),
     ]
+
+
+def _load() -> str:
+    try:
+        one, five, fifteen = os.getloadavg()
+    except OSError:
+        return "unknown"
+    return f"{one:.2f} / {five:.2f} / {fifteen:.2f} (shared machine: other work runs beside)"

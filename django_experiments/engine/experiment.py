@@ -91,6 +91,8 @@ class _Resolution:
         "excluded",
         "only_assigned_miss",
         "tracked_assignment",
+        "store",
+        "rollout",
     )
 
     def __init__(self, name: str, base_name: str, context: Context) -> None:
@@ -105,6 +107,9 @@ class _Resolution:
         self.excluded = False
         self.only_assigned_miss = False
         self.tracked_assignment = False
+        # Looked up once per resolution: each lookup reads settings.
+        self.store: Store | None = None
+        self.rollout: Rollout | None = None
 
     def fork(self) -> _Resolution:
         """A private copy that has not resolved yet (same context and definition)."""
@@ -113,6 +118,8 @@ class _Resolution:
         other.definition = self.definition
         other.stub = self.stub
         other.enabled = self.enabled
+        other.store = self.store
+        other.rollout = self.rollout
         return other
 
 
@@ -232,11 +239,18 @@ class Experiment:
         stub = self._state.stub
         return stub.store if stub is not None else get_store()
 
+    def _store(self) -> Store:
+        state = self._state
+        store = state.store
+        if store is None:
+            store = state.store = self.store
+        return store
+
     def _store_get(self) -> str | None:
         definition = self.definition
         assert definition is not None
         try:
-            return self.store.get(
+            return self._store().get(
                 definition.store_name, self.context.key, self.context.migration_keys
             )
         except Exception:
@@ -247,7 +261,7 @@ class Experiment:
         definition = self.definition
         assert definition is not None
         try:
-            self.store.set(definition.store_name, self.context.key, variant)
+            self._store().set(definition.store_name, self.context.key, variant)
         except Exception:
             _store_failed("write")
 
@@ -256,7 +270,7 @@ class Experiment:
         definition = self.definition
         assert definition is not None
         try:
-            return self.store.increment(definition.store_name)
+            return self._store().increment(definition.store_name)
         except Exception:
             _store_failed("increment")
             return 1
@@ -273,6 +287,13 @@ class Experiment:
         if strategy is None:
             strategy = _rollouts[key] = resolve_rollout(spec, default or "percent")
         return strategy
+
+    def _rollout(self) -> Rollout:
+        state = self._state
+        rollout = state.rollout
+        if rollout is None:
+            rollout = state.rollout = self.rollout_strategy
+        return rollout
 
     @property
     def enabled(self) -> bool:
@@ -297,7 +318,7 @@ class Experiment:
         override = type(self)._enabled_override
         if override is not None and not override(self):
             return False
-        return bool(self.rollout_strategy.enabled(self))
+        return bool(self._rollout().enabled(self))
 
     @property
     def excluded(self) -> bool:
@@ -371,7 +392,7 @@ class Experiment:
         stub = self._state.stub
         if stub is not None and stub.variant is not None:
             return stub.variant
-        return self.rollout_strategy.resolve(self)
+        return self._rollout().resolve(self)
 
     def _valid(self, name: str | None) -> str | None:
         definition = self.definition

@@ -5,8 +5,8 @@
 * ``/cta/``: ``exp.track("clicked")`` then a redirect.
 * ``/login/``, ``/logout/``: log in to see the anonymous variant follow you.
 
-Create ``cta`` and ``pricing`` experiments (status running) in /admin/ first; unknown
-experiments serve control.
+``manage.py seed_demo`` creates ``cta``; create ``pricing`` (treatments with a ``{"price": ...}``
+payload) in /admin/. Experiments without an admin row serve control.
 """
 
 from __future__ import annotations

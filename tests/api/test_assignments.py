@@ -99,7 +99,11 @@ def test_dnt_assigns_without_tracking(
 
     seen: list[Any] = []
     original = dispatch.flush_scope
-    monkeypatch.setattr(dispatch, "flush_scope", lambda s: (seen.extend(s.events), original(s)))
+    def flush(scope: Any) -> None:
+        seen.extend(scope.events)
+        original(scope)
+
+    monkeypatch.setattr(dispatch, "flush_scope", flush)
     client.get(URL, {"experiments": "cta"}, HTTP_DNT="1")
     assert seen == []
     client.get(URL, {"experiments": "cta"})
@@ -121,3 +125,17 @@ def test_invalid_throttle_rate_falls_back_to_the_default(
 
 def test_post_is_not_allowed(client: Any, visible: Any) -> None:
     assert client.post(URL, {"experiments": "cta"}).status_code in (403, 405)
+
+
+def test_works_without_the_middleware(client: Any, visible: Any, settings: Any) -> None:
+    settings.MIDDLEWARE = [
+        m for m in settings.MIDDLEWARE if m != "django_experiments.middleware.ExperimentMiddleware"
+    ]
+    response = client.get(URL, {"experiments": "cta"})
+    assert response.status_code == 200
+    anonymous_id = cookie_id(client)
+    assert anonymous_id is not None
+    data = response.json()["experiments"]["cta"]
+    assert data["key"] == key_for("cta", {"actor": anon(anonymous_id)})
+    again = client.get(URL, {"experiments": "cta"}).json()["experiments"]["cta"]
+    assert again["key"] == data["key"]

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,7 +40,7 @@ def test_nesting_raises_naming_both_experiments_and_where_they_started() -> None
     with pytest.raises(NestingError) as info:
         experiment("outer", actor="u").run()  # OUTER-LINE
     message = str(info.value)
-    lines = open(__file__).read().splitlines()
+    lines = Path(__file__).read_text().splitlines()
     inner_line = next(i for i, line in enumerate(lines, 1) if line.endswith("# INNER-LINE"))
     outer_line = next(i for i, line in enumerate(lines, 1) if line.endswith("# OUTER-LINE"))
     assert message.startswith("unable to nest experiment 'inner' within experiment 'outer':")

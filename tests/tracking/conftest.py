@@ -11,6 +11,7 @@ import contextlib
 import json
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -19,6 +20,7 @@ import pytest
 from celery import Celery, _state
 from celery.contrib.testing.worker import start_worker
 from django.db import OperationalError, close_old_connections
+from kombu import Queue
 
 from django_experiments.tracking import events as events_mod
 from tests.conftest import require_service
@@ -34,6 +36,12 @@ FAILING_SINK = "tests.tracking.conftest.FailingSink"
 
 
 def make_app(broker: str, *, eager: bool = False) -> Celery:
+    # A queue of its own: other test runs on this machine (colleagues, CI) share the broker,
+    # and a worker of theirs must never take our messages. RabbitMQ drops it when unused.
+    queue = Queue(
+        f"glex_tests_{uuid.uuid4().hex[:12]}",
+        queue_arguments={"x-expires": 120_000} if broker.startswith("amqp") else None,
+    )
     app = Celery("tests_tracking", set_as_current=False)
     app.conf.update(
         broker_url=broker,
@@ -47,7 +55,8 @@ def make_app(broker: str, *, eager: bool = False) -> Celery:
         broker_connection_max_retries=1,
         broker_transport_options={"socket_connect_timeout": 1, "visibility_timeout": 60},
         worker_hijack_root_logger=False,
-        task_default_queue="glex_tests",
+        task_queues=[queue],
+        task_default_queue=queue.name,
     )
     app.finalize()
     return app
@@ -200,20 +209,12 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
 @pytest.fixture
 def redis_broker() -> Iterator[str]:
     require_service("Redis", "127.0.0.1", 6379)
-    import redis
-
-    client = redis.Redis.from_url(REDIS_BROKER)
-    client.flushdb()
     yield REDIS_BROKER
-    client.flushdb()
-    client.close()
 
 
 @pytest.fixture
 def amqp_broker() -> Iterator[str]:
     require_service("RabbitMQ", "127.0.0.1", 5672)
-    # Stale messages from an earlier interrupted run would be delivered first.
-    make_app(AMQP_BROKER).control.purge()
     yield AMQP_BROKER
 
 

@@ -28,7 +28,6 @@ from tests.tracking.conftest import (
     make_app,
     running_worker,
     use_app,
-    wait_until,
 )
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.broker]

@@ -288,32 +288,60 @@ class Command(BaseCommand):
         )
 
 
+def _isort_key(name: str) -> tuple[int, str, str]:
+    # isort's order-by-type, as ruff applies it: CONSTANTS, then Classes, then functions.
+    rank = 0 if name.isupper() and len(name) > 1 else 1 if name[:1].isupper() else 2
+    return rank, name.lower(), name
+
+
+def _import_statement(names: set[str]) -> str:
+    ordered = sorted(names, key=_isort_key)
+    line = IMPORT_LINE.format(names=", ".join(ordered))
+    if len(line) <= 100:
+        return line
+    return "from django_experiments import (\n" + "".join(f"    {n},\n" for n in ordered) + ")\n"
+
+
 def _ensure_imports(source: str, needed: set[str]) -> str:
-    """Add the django_experiments names the new class uses to the module's imports."""
+    """Add the django_experiments names the new class uses to the module's imports.
+
+    An existing ``from django_experiments import ...`` is extended; otherwise a new import
+    goes after the last top-level import (after the docstring if there are none).
+    """
     tree = ast.parse(source)
-    have: set[str] = set()
-    last_import_line = 0
-    insert_after = 0
+    lines = source.splitlines(keepends=True)
+    if lines and not lines[-1].endswith("\n"):
+        lines[-1] += "\n"
+    last_import: ast.stmt | None = None
+    docstring_end = 0
     for node in tree.body:
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module == "django_experiments"
+            and node.level == 0
+            and not any(a.asname for a in node.names)
+        ):
+            have = {a.name for a in node.names}
+            if needed <= have:
+                return source
+            start, end = node.lineno - 1, node.end_lineno or node.lineno
+            lines[start:end] = [_import_statement(have | needed)]
+            return "".join(lines)
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            last_import_line = node.end_lineno or node.lineno
-            if isinstance(node, ast.ImportFrom) and node.module == "django_experiments":
-                have.update(alias.asname or alias.name for alias in node.names)
+            last_import = node
         elif (
-            isinstance(node, ast.Expr)
+            not docstring_end
+            and last_import is None
+            and isinstance(node, ast.Expr)
             and isinstance(node.value, ast.Constant)
             and isinstance(node.value.value, str)
-            and not insert_after
         ):
-            insert_after = node.end_lineno or node.lineno
-    missing = sorted(needed - have, key=str.lower)
-    if not missing:
-        return source
-    line = IMPORT_LINE.format(names=", ".join(missing))
-    lines = source.splitlines(keepends=True)
-    at = last_import_line or insert_after
-    if at and not lines[at - 1].endswith("\n"):
-        lines[at - 1] += "\n"
-    prefix = "" if last_import_line else "\n"
-    lines.insert(at, prefix + line)
+            docstring_end = node.end_lineno or node.lineno
+    statement = _import_statement(needed)
+    if last_import is not None:
+        at = last_import.end_lineno or last_import.lineno
+        future = isinstance(last_import, ast.ImportFrom) and last_import.module == "__future__"
+        lines.insert(at, ("\n" if future else "") + statement)
+    else:
+        lines.insert(docstring_end, ("\n" if docstring_end else "") + statement)
     return "".join(lines)
