@@ -179,7 +179,31 @@ def _check_values(user: dict[str, Any]) -> list[checks.CheckMessage]:
                 "Set FORCE_STAFF_ONLY to True in production.",
             )
         )
+    errors += _check_locmem_store(user)
     return errors
+
+
+def _check_locmem_store(user: dict[str, Any]) -> list[checks.CheckMessage]:
+    """The cache store on LocMemCache is per process and forgets past MAX_ENTRIES (300)."""
+    if user.get("STORE", DEFAULTS["STORE"]) != "cache":
+        return []
+    alias = user.get("STORE_ALIAS", DEFAULTS["STORE_ALIAS"])
+    config = getattr(django_settings, "CACHES", {}).get(alias, {})
+    if not isinstance(config, dict) or not str(config.get("BACKEND", "")).endswith(
+        "LocMemCache"
+    ):
+        return []
+    if "MAX_ENTRIES" in (config.get("OPTIONS") or {}):
+        return []
+    return [
+        _error(
+            "W003",
+            f"Assignments are stored in CACHES[{alias!r}], a LocMemCache holding 300 entries: "
+            "past that it evicts, and explicit, forced and segmented assignments are lost.",
+            "Use STORE 'redis' (django-redis) or a shared cache; for a single-process demo, "
+            "raise OPTIONS['MAX_ENTRIES'].",
+        )
+    ]
 
 
 def _import_problem(spec: str | type, base_path: str, instances_ok: bool = False) -> str | None:

@@ -89,7 +89,14 @@ if REDIS_URL:
     }
     _store = "redis"
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    # Single-process demo: a large MAX_ENTRIES keeps the locmem store from evicting
+    # assignments (it holds 300 entries by default).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        }
+    }
     _store = "cache"
 
 DJANGO_EXPERIMENTS = {

@@ -216,3 +216,22 @@ def test_checks_are_registered(settings: Any) -> None:
     settings.DJANGO_EXPERIMENTS = {"NESTING": "explode"}
     found = django_checks.run_checks(tags=["django_experiments"])
     assert "django_experiments.E008" in [m.id for m in found]
+
+
+def test_w003_locmem_store_with_default_size(settings: Any) -> None:
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    }
+    [message] = checks.check_settings()
+    assert message.id == "django_experiments.W003"
+    assert isinstance(message, django_checks.Warning)
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "OPTIONS": {"MAX_ENTRIES": 50_000},
+        },
+    }
+    assert checks.check_settings() == []
+    assert _ids(settings, {"STORE": "none"}) == []

@@ -7,17 +7,27 @@ is the only identity that reaches stores and events; raw ids never leave the pro
 from __future__ import annotations
 
 import hmac
+import logging
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from django_experiments.conf import settings
 from django_experiments.engine.scope import Scope, anonymous_identity, current_scope
 
+logger = logging.getLogger("django_experiments")
+
 #: Hex characters kept from the digest: 128 bits, collision-free at any realistic volume, and
 #: half the Redis memory of a full 64-character SHA-256 field.
 KEY_LENGTH = 32
 
 RESERVED = frozenset({"only_assigned", "sticky_to", "migrated_with", "migrated_from", "request"})
+
+
+def _field(text: str) -> str:
+    # Length-prefixed, so no value can contain a separator that makes it read as two fields:
+    # {"a": "1,b=2"} and {"a": "1", "b": "2"} must never derive the same key.
+    return f"{len(text)}:{text}"
 
 
 def identify(value: Any) -> str:
@@ -35,12 +45,41 @@ def identify(value: Any) -> str:
         return str(identity())
     meta = getattr(value, "_meta", None)
     if meta is not None and hasattr(value, "pk"):
+        if value.pk is None:
+            return _unsaved_identity(value, meta.label_lower)
         return f"{meta.label_lower}:{value.pk}"
     if isinstance(value, Mapping):
-        return "{" + ",".join(f"{k}={identify(v)}" for k, v in sorted(value.items())) + "}"
+        return "{" + _pairs(value) + "}"
     if isinstance(value, (list, tuple)):
-        return "[" + ",".join(identify(v) for v in value) + "]"
+        return "[" + "".join(_field(identify(v)) for v in value) + "]"
     return str(value)
+
+
+def _pairs(values: Mapping[Any, Any]) -> str:
+    # Sorted by the key's string form: mixed key types (1 and "b") must not raise.
+    items = sorted(((str(k), v) for k, v in values.items()), key=lambda kv: kv[0])
+    return "".join(_field(k) + _field(identify(v)) for k, v in items)
+
+
+def _unsaved_identity(value: Any, label: str) -> str:
+    """An unsaved instance has no stable identity: give it one for its own lifetime only.
+
+    Sharing ``app.model:None`` would put every unsaved instance in one context; a per-object
+    token keeps them apart, and the warning tells the developer their assignment won't stick.
+    """
+    token = getattr(value, "_django_experiments_token", None)
+    if token is None:
+        token = uuid.uuid4().hex
+        try:
+            value._django_experiments_token = token
+        except AttributeError:
+            pass
+        logger.warning(
+            "Unsaved %s instance used as an experiment context: its assignment will not "
+            "stick. Save it first or pass sticky_to.",
+            label,
+        )
+    return f"{label}:unsaved:{token}"
 
 
 def is_anonymous_actor(value: Any) -> bool:
@@ -51,11 +90,8 @@ def is_anonymous_actor(value: Any) -> bool:
 
 def key_for(experiment_name: str, values: Mapping[str, Any] | Any) -> str:
     """HMAC the experiment name with the context's identities; key order is irrelevant."""
-    if isinstance(values, Mapping):
-        material = "\x1e".join(f"{k}\x1f{identify(v)}" for k, v in sorted(values.items()))
-    else:
-        material = identify(values)
-    message = f"{experiment_name}\x1d{material}".encode()
+    material = _pairs(values) if isinstance(values, Mapping) else _field(identify(values))
+    message = f"{_field(experiment_name)}{material}".encode()
     return hmac.digest(settings.context_key_secret, message, "sha256").hex()[:KEY_LENGTH]
 
 
