@@ -207,7 +207,9 @@ def run(report: Report, plan: Plan, quick: bool) -> None:
         f"Section 5: {total:,} events in batches of {size} (TRACKING_BATCH_SIZE), broker "
         f"{app.conf.broker_url.split('@')[-1]}, queue {queue!r}, database sink on SQLite (WAL), "
         f"best of {1 if quick else 2} alternating worker runs; request path timed as the "
-        "median of N repeats, base and proposal interleaved."
+        "median of N repeats, base and proposal interleaved. One worker's throughput on this "
+        "shared 2-core machine (worker, RabbitMQ, SQLite and other work on the same cores) "
+        "varies widely from run to run: compare the base and proposal rows of one run."
     )
 
 

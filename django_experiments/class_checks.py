@@ -47,8 +47,8 @@ def class_problems(cls: type[Experiment], definition: Definition | None) -> list
                 "W105",
                 f"Experiment class {label} has no admin row named {cls.name!r}: it serves "
                 "control, untracked.",
-                f"Create the row in the admin, or run `manage.py startexperiment {cls.name} "
-                "--create-row` in a fresh app.",
+                f"Create it in the admin with the treatments "
+                f"{_names(cls._class_behaviors) or repr('control')}.",
             )
         ]
     problems: list[Problem] = []

@@ -12,6 +12,7 @@ default follows ``DJANGO_EXPERIMENTS["NESTING"]``: ``"raise"`` (default), ``"war
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -36,7 +37,9 @@ _running: ContextVar[tuple[Experiment, FrameType | None] | None] = ContextVar(
 #: The ``run()`` frame of an experiment being checked for nesting (read by the message).
 _entering: ContextVar[FrameType | None] = ContextVar("django_experiments_entering", default=None)
 
-_PACKAGE_DIR = __file__.rsplit("/engine/", 1)[0]
+#: Frames under the package (engine, testing helpers, template tags) are skipped when reporting
+#: where a run started: the caller is the first frame outside it.
+_PACKAGE_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "")
 
 
 def where(frame: FrameType | None) -> str:

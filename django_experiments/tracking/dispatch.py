@@ -176,7 +176,7 @@ def deliver_batch(
     outcome: dict[str, str] = {}
     for path in targets:
         try:
-            get_sink(path).send(batch)
+            _send(path, batch)
         except Exception as exc:
             outcome[path] = _failed(batch, path, attempt, dead_letter_id, exc)
         else:
@@ -188,6 +188,17 @@ def deliver_batch(
                     # Delivered is what matters; a stale "re-driving" state is only cosmetic.
                     logger.exception("Could not mark dead letter %s delivered", dead_letter_id)
     return outcome
+
+
+def _send(path: str, batch: Sequence[Event]) -> None:
+    sink = get_sink(path)
+    if transaction.get_connection().in_atomic_block:
+        # Inside a caller's transaction (an inline outbox drain on PostgreSQL), a savepoint
+        # keeps one sink's database error from aborting the whole transaction.
+        with transaction.atomic():
+            sink.send(batch)
+    else:
+        sink.send(batch)
 
 
 def _failed(

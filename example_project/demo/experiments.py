@@ -1,7 +1,8 @@
 """The demo app's code-defined experiments (imported at startup by autodiscovery).
 
-``headline``: create it in the admin (running, treatments ``control`` and ``candidate``) and
-open /headline/. Without the row the page serves control and tracks nothing.
+``headline``: ``python manage.py seed_demo`` creates its admin row (or create it in the admin:
+running, treatments ``control`` and ``candidate``), then open /headline/. Without the row the
+page serves control and tracks nothing.
 """
 
 from __future__ import annotations

@@ -362,6 +362,16 @@ def test_migrated_with_merges_and_moves_the_stored_value(make_experiment: Any) -
     assert stored("cta", old_key) is None  # the old key's value moved
 
 
+def test_migration_moves_the_value_in_redis(make_experiment: Any, redis_store: Any) -> None:
+    make_experiment("cta", control=0, candidate=1)
+    old_key = experiment("cta", actor="u", version=1).context.key
+    get_store().set("cta", old_key, "control")  # what the old context had been given
+    new = experiment("cta", actor="u", version=2, migrated_with={"version": 1})
+    assert new.assigned.name == "control"  # the rollout alone would say candidate
+    assert redis_store.hget("glex:cta", new.context.key) == b"control"
+    assert redis_store.hget("glex:cta", old_key) is None
+
+
 def test_migrated_from_is_a_full_replacement(make_experiment: Any) -> None:
     make_experiment("cta", control=1, candidate=1)
     first = experiment("cta", actor="u")

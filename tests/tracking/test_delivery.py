@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone as dj_timezone
 
 from django_experiments.engine.scope import Scope
@@ -280,3 +280,29 @@ def test_events_tracked_inside_a_celery_task_are_flushed_when_it_ends(
     track_in_task.delay()
     assert [e["event"] for b in RecordingSink.batches for e in b] == ["from_task"]
     assert events_mod.pending_count() == 0
+
+
+class BrokenDbSink:
+    """A sink whose database work fails for real (a missing table)."""
+
+    def send(self, events: Any) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM glex_no_such_table")
+
+
+BROKEN_DB_SINK = "tests.tracking.test_delivery.BrokenDbSink"
+
+
+def test_a_sink_database_error_does_not_break_an_inline_drain(tracking_settings: Any) -> None:
+    # On PostgreSQL the drain claims rows inside a transaction; the failing sink's error must
+    # stay inside its savepoint so the other sinks, the dead letter and the row delete succeed.
+    tracking_settings(
+        TRACKING_SINKS=[BROKEN_DB_SINK, RECORDING_SINK, DB_SINK], TRACKING_MAX_ATTEMPTS=1
+    )
+    for _ in range(2):
+        OutboxBatch.objects.create(events=[event()])
+    result = drain(inline=True)
+    assert (result.drained, result.remaining) == (2, 0)
+    assert DeadLetter.objects.filter(sink=BROKEN_DB_SINK).count() == 2
+    assert TrackedEvent.objects.count() == 2
+    assert len(RecordingSink.batches) == 2
