@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from django_experiments import services
 from django_experiments.engine import allocation
 from django_experiments.models import Experiment, Phase, Treatment
+from django_experiments.tracking import admin as _tracking_admin  # noqa: F401 - registers
 from django_experiments.validation import TreatmentRow, validate_treatment_rows
 
 
@@ -112,6 +113,7 @@ class ExperimentAdmin(admin.ModelAdmin):
     list_filter = ("status", "client_visible")
     search_fields = ("name", "description", "hypothesis")
     readonly_fields = (
+        "code_class",
         "share_preview",
         "salt",
         "created_at",
@@ -120,7 +122,7 @@ class ExperimentAdmin(admin.ModelAdmin):
         "concluded_at",
     )
     fieldsets = (
-        (None, {"fields": ("name", "status", "winner", "client_visible")}),
+        (None, {"fields": ("name", "status", "winner", "client_visible", "code_class")}),
         (_("Why"), {"fields": ("description", "hypothesis")}),
         (_("Allocation"), {"fields": ("share_preview", "salt")}),
         (
@@ -160,6 +162,24 @@ class ExperimentAdmin(admin.ModelAdmin):
                     f"{shares[t.name]:.2f}".rstrip("0").rstrip("."),
                 )
                 for t in treatments
+            ),
+        )
+
+    @admin.display(description=_("Code"))
+    def code_class(self, obj: Experiment) -> str:
+        """The registered class of the same name, and any mismatch with this row."""
+        from django_experiments.class_checks import problems_for
+        from django_experiments.engine.registry import registered
+
+        cls = registered().get(obj.name)
+        if cls is None:
+            return "—"
+        return format_html(
+            "<code>{}.{}</code>{}",
+            cls.__module__,
+            cls.__qualname__,
+            format_html_join(
+                "", '<p class="errornote">{}</p>', ((p.message,) for p in problems_for(obj.name))
             ),
         )
 

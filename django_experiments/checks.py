@@ -155,6 +155,8 @@ def _check_values(user: dict[str, Any]) -> list[checks.CheckMessage]:
                 import_string(sink)
             except Exception as exc:  # a module failing at import is as fatal as a bad path
                 errors.append(_error("E010", f"Tracking sink {sink!r} cannot be imported: {exc}."))
+                continue
+            errors += _check_sink_config(user, sink)
     for key in NON_NEGATIVE:
         value = user.get(key)
         if (
@@ -183,15 +185,43 @@ def _check_values(user: dict[str, Any]) -> list[checks.CheckMessage]:
     return errors
 
 
+def _check_sink_config(user: dict[str, Any], sink: str) -> list[checks.CheckMessage]:
+    """Sinks that need a setting to do anything: fail at start-up, not at the first batch."""
+    from django_experiments.tracking.sinks import CallableSink, HttpSink
+
+    cls = import_string(sink)
+    if isinstance(cls, type) and issubclass(cls, HttpSink) and not user.get("TRACKING_HTTP_URL"):
+        return [
+            _error(
+                "E014",
+                f"Tracking sink {sink!r} needs DJANGO_EXPERIMENTS['TRACKING_HTTP_URL'].",
+            )
+        ]
+    if isinstance(cls, type) and issubclass(cls, CallableSink):
+        target = user.get("TRACKING_CALLABLE")
+        if not target:
+            return [
+                _error(
+                    "E015",
+                    f"Tracking sink {sink!r} needs DJANGO_EXPERIMENTS['TRACKING_CALLABLE'].",
+                )
+            ]
+        try:
+            fn = import_string(target) if isinstance(target, str) else target
+        except Exception as exc:
+            return [_error("E015", f"TRACKING_CALLABLE {target!r} cannot be imported: {exc}.")]
+        if not callable(fn):
+            return [_error("E015", f"TRACKING_CALLABLE {target!r} is not callable.")]
+    return []
+
+
 def _check_locmem_store(user: dict[str, Any]) -> list[checks.CheckMessage]:
     """The cache store on LocMemCache is per process and forgets past MAX_ENTRIES (300)."""
     if user.get("STORE", DEFAULTS["STORE"]) != "cache":
         return []
     alias = user.get("STORE_ALIAS", DEFAULTS["STORE_ALIAS"])
     config = getattr(django_settings, "CACHES", {}).get(alias, {})
-    if not isinstance(config, dict) or not str(config.get("BACKEND", "")).endswith(
-        "LocMemCache"
-    ):
+    if not isinstance(config, dict) or not str(config.get("BACKEND", "")).endswith("LocMemCache"):
         return []
     if "MAX_ENTRIES" in (config.get("OPTIONS") or {}):
         return []

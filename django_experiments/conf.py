@@ -151,6 +151,11 @@ class Settings:
             _derived[secret_key] = cached
         return cached
 
+    @property
+    def cookie_name(self) -> str:
+        """COOKIE_NAME with NAME_PREFIX applied, so prefixed apps on one domain do not clash."""
+        return self.full_name(self.COOKIE_NAME)
+
     def full_name(self, name: str) -> str:
         prefix = self.NAME_PREFIX
         if prefix and not name.startswith(f"{prefix}_"):

@@ -28,7 +28,7 @@ def read(request: HttpRequest) -> tuple[str | None, bool]:
     The signature's timestamp is checked against ``COOKIE_MAX_AGE``, so a cookie replayed past
     its lifetime is as good as absent.
     """
-    name = settings.COOKIE_NAME
+    name = settings.cookie_name
     if name not in request.COOKIES:
         return None, False
     try:
@@ -44,7 +44,7 @@ def read(request: HttpRequest) -> tuple[str | None, bool]:
 
 def write(response: HttpResponseBase, anonymous_id: str) -> None:
     response.set_signed_cookie(
-        settings.COOKIE_NAME,
+        settings.cookie_name,
         anonymous_id,
         salt=SALT,
         max_age=settings.COOKIE_MAX_AGE,
@@ -58,7 +58,7 @@ def write(response: HttpResponseBase, anonymous_id: str) -> None:
 def delete(response: HttpResponseBase) -> None:
     # Same domain and samesite as when written, or browsers keep the original cookie.
     response.delete_cookie(
-        settings.COOKIE_NAME,
+        settings.cookie_name,
         domain=settings.COOKIE_DOMAIN,
         samesite=settings.COOKIE_SAMESITE,
     )

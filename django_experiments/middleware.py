@@ -129,7 +129,7 @@ def finish(request: HttpRequest, response: HttpResponseBase, scope: Scope) -> No
 
 
 def _cookies(request: HttpRequest, response: HttpResponseBase, scope: Scope) -> None:
-    present = settings.COOKIE_NAME in request.COOKIES
+    present = settings.cookie_name in request.COOKIES
     handed_over = scope.anonymous_resolved and not scope.anonymous_used
     if scope.new_anonymous_id is not None:
         cookies.write(response, scope.new_anonymous_id)
@@ -169,10 +169,13 @@ class ExperimentMiddleware:
             return self.get_response(request)
         scope = begin(request)
         _check_force(scope, request)
-        with activate(scope):
-            response = self.get_response(request)
-        finish(request, response, scope)
-        flush(scope)
+        try:
+            with activate(scope):
+                response = self.get_response(request)
+            finish(request, response, scope)
+        finally:
+            # Events tracked before an exception still leave: losing them hides the failure.
+            flush(scope)
         return response
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
@@ -183,11 +186,13 @@ class ExperimentMiddleware:
         scope = begin(request)
         if scope.forced and force.staff_only() and not force.permitted(await _auser(request)):
             scope.forced = {}
-        with activate(scope):
-            response = await get_response(request)
-        finish(request, response, scope)
-        # The tracking pipeline may block (broker, outbox): keep it off the event loop.
-        await sync_to_async(flush)(scope)
+        try:
+            with activate(scope):
+                response = await get_response(request)
+            finish(request, response, scope)
+        finally:
+            # The tracking pipeline may block (broker, outbox): keep it off the event loop.
+            await sync_to_async(flush)(scope)
         return response
 
 

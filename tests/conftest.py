@@ -13,6 +13,8 @@ import pytest
 from django_experiments.engine import definitions
 from django_experiments.engine.stores import _build
 
+pytest_plugins = ["pytester"]
+
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -52,6 +54,19 @@ def redis_store(redis_available: None, settings: Any) -> Iterator[Any]:
     client.flushdb()
     yield client
     client.flushdb()
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery() -> Iterator[None]:
+    """Every test runs with an eager Celery app unless it switches to a real broker.
+
+    Without it, shared tasks would go to Celery's default app (amqp on localhost) and sit in a
+    queue nobody consumes.
+    """
+    from tests.celery_apps import make_app, use_app
+
+    with use_app(make_app("memory://", eager=True)):
+        yield
 
 
 @pytest.fixture(autouse=True)

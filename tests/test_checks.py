@@ -235,3 +235,23 @@ def test_w003_locmem_store_with_default_size(settings: Any) -> None:
     }
     assert checks.check_settings() == []
     assert _ids(settings, {"STORE": "none"}) == []
+
+
+def test_e014_http_sink_without_url(settings: Any) -> None:
+    sink = "django_experiments.tracking.sinks.HttpSink"
+    assert _ids(settings, {"TRACKING_SINKS": [sink]}) == ["django_experiments.E014"]
+    assert _ids(settings, {"TRACKING_SINKS": [sink], "TRACKING_HTTP_URL": "http://x/"}) == []
+
+
+def test_e015_callable_sink_needs_an_importable_callable(settings: Any) -> None:
+    sink = "django_experiments.tracking.sinks.CallableSink"
+    assert _ids(settings, {"TRACKING_SINKS": [sink]}) == ["django_experiments.E015"]
+    bad = {"TRACKING_SINKS": [sink], "TRACKING_CALLABLE": "no.such.fn"}
+    assert _ids(settings, bad) == ["django_experiments.E015"]
+    not_callable = {
+        "TRACKING_SINKS": [sink],
+        "TRACKING_CALLABLE": "django_experiments.conf.DEFAULTS",
+    }
+    assert _ids(settings, not_callable) == ["django_experiments.E015"]
+    good = {"TRACKING_SINKS": [sink], "TRACKING_CALLABLE": "json.dumps"}
+    assert _ids(settings, good) == []

@@ -259,3 +259,10 @@ def experiments_json(context: template.Context) -> SafeString:
     if nonce:
         return format_html('<script nonce="{}">' + script + "</script>", str(nonce), data)
     return format_html("<script>" + script + "</script>", data)
+
+
+# ``{% track "cta" "clicked" value=1 prop=... %}`` lives with the tracking pipeline; expose it
+# here so one ``{% load experiments %}`` gives templates every experiment tag.
+from django_experiments.tracking.tags import track as _track  # noqa: E402
+
+register.simple_tag(takes_context=True, name="track")(_track)

@@ -99,6 +99,7 @@ def test_dnt_assigns_without_tracking(
 
     seen: list[Any] = []
     original = dispatch.flush_scope
+
     def flush(scope: Any) -> None:
         seen.extend(scope.events)
         original(scope)

@@ -205,3 +205,17 @@ def test_errors_fall_back_to_control_in_production(
 def test_syntax_errors(source: str) -> None:
     with pytest.raises(TemplateSyntaxError):
         Template("{% load experiments %}" + source)
+
+
+@pytest.mark.django_db
+def test_track_tag_is_in_the_experiments_library(make_experiment: Any) -> None:
+    from django.template import Context, Template
+
+    from django_experiments.engine.scope import Scope, activate
+
+    make_experiment("cta", control=1, candidate=1)
+    with activate(Scope()) as scope:
+        out = Template('{% load experiments %}[{% track "cta" "viewed" value=2 actor="a" %}]')
+        assert out.render(Context({})) == "[]"
+    [event] = [e for e in scope.events if e["event"] == "viewed"]
+    assert event["value"] == 2 and event["experiment"] == "cta"

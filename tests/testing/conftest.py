@@ -1,10 +1,5 @@
-"""Plugin tests run pytest in a subprocess through ``pytester``.
-
-``pytest_plugins = ["pytester"]`` is only allowed in the rootdir's conftest (pytest refuses it
-in a nested one), so the fixture is built here the way the pytester plugin builds it, with the
-plugin's one command-line option (``--runpytest``) answered: these tests only use
-``runpytest_subprocess``, which keeps the inner Django setup out of this process.
-"""
+"""Plugin tests run pytest in a subprocess through ``pytester`` (enabled in tests/conftest.py):
+``runpytest_subprocess`` keeps the inner Django setup out of this process."""
 
 from __future__ import annotations
 
@@ -21,17 +16,6 @@ PLUGIN = "django_experiments.testing.plugin"
 
 def _plugin_is_installed() -> bool:
     return any(ep.value == PLUGIN for ep in importlib.metadata.entry_points(group="pytest11"))
-
-
-@pytest.fixture
-def pytester(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Pytester:
-    if "--runpytest" not in request.config._parser._opt2dest:
-        monkeypatch.setattr(request.config.option, "--runpytest", "subprocess", raising=False)
-    return Pytester(request, tmp_path_factory, monkeypatch, _ispytest=True)
 
 
 @pytest.fixture

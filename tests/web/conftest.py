@@ -42,12 +42,12 @@ def store(request: pytest.FixtureRequest, settings: Any) -> str:
 
 def cookie_id(client: Any) -> str | None:
     """The anonymous id in the client's cookie jar (None if absent, deleted or invalid)."""
-    morsel = client.cookies.get(exp_settings.COOKIE_NAME)
+    morsel = client.cookies.get(exp_settings.cookie_name)
     if morsel is None or not morsel.value:
         return None
     request = HttpRequest()
-    request.COOKIES = {exp_settings.COOKIE_NAME: morsel.value}
-    value = request.get_signed_cookie(exp_settings.COOKIE_NAME, None, salt=cookies.SALT)
+    request.COOKIES = {exp_settings.cookie_name: morsel.value}
+    value = request.get_signed_cookie(exp_settings.cookie_name, None, salt=cookies.SALT)
     return None if value is None else str(value)
 
 

@@ -21,7 +21,7 @@ def test_anonymous_visitor_gets_a_cookie_and_a_stable_variant(
     first = client.get("/web/page/").json()
     anonymous_id = cookie_id(client)
     assert anonymous_id is not None
-    morsel = client.cookies[exp_settings.COOKIE_NAME]
+    morsel = client.cookies[exp_settings.cookie_name]
     assert morsel["httponly"] is True
     assert morsel["samesite"] == "Lax"
     assert int(morsel["max-age"]) == exp_settings.COOKIE_MAX_AGE
@@ -32,7 +32,7 @@ def test_anonymous_visitor_gets_a_cookie_and_a_stable_variant(
         assert again.json()["variant"] == first["variant"]
         assert again.json()["signature"]["key"] == first["signature"]["key"]
         # The cookie is written only when an id was minted, not on every response.
-        assert exp_settings.COOKIE_NAME not in again.cookies
+        assert exp_settings.cookie_name not in again.cookies
     assert cookie_id(client) == anonymous_id
 
 
@@ -57,7 +57,7 @@ def test_cookie_settings_are_applied(client: Any, cta: Any, settings: Any) -> No
 def test_no_actor_keyword_sets_no_cookie(client: Any, cta: Any) -> None:
     response = client.get("/web/project-only/")
     assert response.status_code == 200
-    assert exp_settings.COOKIE_NAME not in response.cookies
+    assert exp_settings.cookie_name not in response.cookies
     assert cookie_id(client) is None
 
 
@@ -82,12 +82,12 @@ def test_explicit_none_actor_is_anonymous(client: Any, cta: Any) -> None:
     ],
 )
 def test_tampered_cookie_is_ignored_and_replaced(client: Any, cta: Any, value: str) -> None:
-    client.cookies[exp_settings.COOKIE_NAME] = value
+    client.cookies[exp_settings.cookie_name] = value
     response = client.get("/web/page/")
     assert response.status_code == 200
     new_id = cookie_id(client)
     assert new_id is not None
-    assert value != client.cookies[exp_settings.COOKIE_NAME].value
+    assert value != client.cookies[exp_settings.cookie_name].value
     assert response.json()["signature"]["key"] == key_for("cta", {"actor": anon(new_id)})
 
 
@@ -96,17 +96,17 @@ def test_cookie_signed_for_another_purpose_is_rejected(client: Any, cta: Any) ->
 
     # A valid signature for the same cookie name, but without our salt.
     other = HttpResponse()
-    other.set_signed_cookie(exp_settings.COOKIE_NAME, "a" * 32)
-    client.cookies[exp_settings.COOKIE_NAME] = other.cookies[exp_settings.COOKIE_NAME].value
+    other.set_signed_cookie(exp_settings.cookie_name, "a" * 32)
+    client.cookies[exp_settings.cookie_name] = other.cookies[exp_settings.cookie_name].value
     client.get("/web/page/")
     assert cookie_id(client) not in (None, "a" * 32)
 
 
 def test_invalid_cookie_is_deleted_when_not_needed(client: Any, cta: Any) -> None:
-    client.cookies[exp_settings.COOKIE_NAME] = "garbage"
+    client.cookies[exp_settings.cookie_name] = "garbage"
     response = client.get("/web/project-only/")
-    assert response.cookies[exp_settings.COOKIE_NAME].value == ""
-    assert response.cookies[exp_settings.COOKIE_NAME]["max-age"] == 0
+    assert response.cookies[exp_settings.cookie_name].value == ""
+    assert response.cookies[exp_settings.cookie_name]["max-age"] == 0
 
 
 def _login(client: Any, **extra: str) -> Any:
@@ -124,7 +124,7 @@ def test_login_migrates_the_anonymous_variant(client: Any, cta: Any, user: Any, 
     response = _login(client)
 
     # The cookie is deleted, the session key rotated, and neither broke the migration.
-    assert response.cookies[exp_settings.COOKIE_NAME].value == ""
+    assert response.cookies[exp_settings.cookie_name].value == ""
     assert cookie_id(client) is None
     assert client.cookies["sessionid"].value != getattr(session_before, "value", None)
     assert stored("cta", user) == anonymous["variant"]
@@ -222,7 +222,7 @@ def test_a_known_actor_with_a_leftover_cookie_migrates_lazily(
     assert response.json()["signature"]["migration_keys"] == [
         key_for("cta", {"actor": anon(anonymous_id)})
     ]
-    assert response.cookies[exp_settings.COOKIE_NAME].value == ""
+    assert response.cookies[exp_settings.cookie_name].value == ""
     assert stored("cta", user) == "candidate"
 
 
@@ -234,4 +234,16 @@ def test_login_survives_a_store_outage(client: Any, cta: Any, user: Any, setting
     }
     response = _login(client)
     assert response.json()["ok"] is True
-    assert response.cookies[exp_settings.COOKIE_NAME].value == ""
+    assert response.cookies[exp_settings.cookie_name].value == ""
+
+
+def test_name_prefix_applies_to_the_cookie_name(client: Any, cta: Any, settings: Any) -> None:
+    settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "NAME_PREFIX": "shop"}
+    client.get("/web/page/")
+    assert "shop_experiments_actor" in client.cookies
+    assert "experiments_actor" not in client.cookies
+    anonymous_id = cookie_id(client)
+    assert anonymous_id is not None
+    # The prefixed cookie is read back: the visitor keeps one anonymous id.
+    client.get("/web/page/")
+    assert cookie_id(client) == anonymous_id
