@@ -6,6 +6,7 @@ is the only identity that reaches stores and events; raw ids never leave the pro
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import logging
 import uuid
@@ -70,10 +71,8 @@ def _unsaved_identity(value: Any, label: str) -> str:
     token = getattr(value, "_django_experiments_token", None)
     if token is None:
         token = uuid.uuid4().hex
-        try:
+        with contextlib.suppress(AttributeError):
             value._django_experiments_token = token
-        except AttributeError:
-            pass
         logger.warning(
             "Unsaved %s instance used as an experiment context: its assignment will not "
             "stick. Save it first or pass sticky_to.",

@@ -375,6 +375,13 @@ class Experiment:
         if forced is not None:
             self._store_set(forced)
             return self._variant(forced)
+        if self._single_trip():
+            chosen = self._valid(self._rollout_choice()) or definition.control
+            stored = self._valid(self._store_get_or_set(chosen))
+            if stored is None:  # a stored variant that no longer exists: reassign
+                self._store_set(chosen)
+                stored = chosen
+            return self._variant(stored)
         stored = self._valid(self._store_get())
         if stored is not None:
             return self._variant(stored)
@@ -387,6 +394,34 @@ class Experiment:
         chosen = self._segment() or self._valid(self._rollout_choice()) or definition.control
         self._store_set(chosen)
         return self._variant(chosen)
+
+    def _single_trip(self) -> bool:
+        """Whether nothing between the store read and the rollout can change the outcome.
+
+        Then the rollout's choice is computed first and the read and the write of a new
+        assignment are one store round trip (get-or-set), for new and returning contexts.
+        """
+        cls = type(self)
+        return (
+            self._state.stub is None
+            and not self.context.only_assigned
+            and not cls._class_excludes
+            and not cls._class_segments
+            and not self._excludes
+            and not self._segments
+            and self._rollout().deterministic
+        )
+
+    def _store_get_or_set(self, variant: str) -> str | None:
+        definition = self.definition
+        assert definition is not None
+        try:
+            return self._store().get_or_set(
+                definition.store_name, self.context.key, variant, self.context.migration_keys
+            )
+        except Exception:
+            _store_failed("read")
+            return variant
 
     def _rollout_choice(self) -> str | None:
         stub = self._state.stub

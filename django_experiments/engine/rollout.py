@@ -18,6 +18,11 @@ if TYPE_CHECKING:
 class Rollout:
     """Base strategy. Subclass and override :meth:`resolve` (and optionally :meth:`enabled`)."""
 
+    #: True when ``resolve`` depends only on the context key and the definition (no store, no
+    #: randomness): the engine may then compute it before reading the store and fold the read
+    #: and the write into one round trip.
+    deterministic = False
+
     def __init__(self, **options: Any) -> None:
         self.options = options
 
@@ -42,6 +47,8 @@ class Percent(Rollout):
     ``Percent(distribution={"control": 25, "candidate": 75})`` lays out its own table (same
     salt, same slot per context) instead of the admin's; without it the admin weights rule.
     """
+
+    deterministic = True
 
     def __init__(self, distribution: Mapping[str, float] | None = None, **options: Any) -> None:
         super().__init__(**options)

@@ -6,12 +6,14 @@ falls back to deterministic assignment, so a store failure never reaches the cal
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
 from django.core.cache import caches
 from django.utils.module_loading import import_string
+from redis.exceptions import NoScriptError
 
 from django_experiments.conf import settings
 
@@ -29,6 +31,19 @@ class Store:
 
     def set(self, experiment: str, key: str, variant: str) -> None:
         raise NotImplementedError
+
+    def get_or_set(
+        self, experiment: str, key: str, variant: str, migration_keys: Sequence[str] = ()
+    ) -> str:
+        """The stored variant (migrating as ``get`` does), else store ``variant`` and return it.
+
+        Stores that can do this in one round trip override it; the first writer wins.
+        """
+        current = self.get(experiment, key, migration_keys)
+        if current is not None:
+            return current
+        self.set(experiment, key, variant)
+        return variant
 
     def delete(self, experiment: str, key: str) -> None:
         raise NotImplementedError
@@ -68,6 +83,11 @@ class NullStore(Store):
 
     def set(self, experiment: str, key: str, variant: str) -> None:
         pass
+
+    def get_or_set(
+        self, experiment: str, key: str, variant: str, migration_keys: Sequence[str] = ()
+    ) -> str:
+        return variant
 
     def delete(self, experiment: str, key: str) -> None:
         pass
@@ -136,6 +156,18 @@ class RedisHashStore(Store):
     def set(self, experiment: str, key: str, variant: str) -> None:
         self.client.hset(self.hash_key(experiment), key, variant)
 
+    def get_or_set(
+        self, experiment: str, key: str, variant: str, migration_keys: Sequence[str] = ()
+    ) -> str:
+        """One round trip for a new and a returning context alike (a Lua script)."""
+        client = self.client
+        args = (1, self.hash_key(experiment), key, variant, *migration_keys)
+        try:
+            raw = client.evalsha(_GET_OR_SET_SHA, *args)
+        except NoScriptError:
+            raw = client.eval(_GET_OR_SET_LUA, *args)
+        return _text(raw) or variant
+
     def delete(self, experiment: str, key: str) -> None:
         self.client.hdel(self.hash_key(experiment), key)
 
@@ -163,6 +195,23 @@ class RedisHashStore(Store):
             if (value := _text(raw)) is not None
         }
 
+
+# HGET the key; else move the first migration key's value to it; else HSET the new variant.
+_GET_OR_SET_LUA = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current then return current end
+for i = 3, #ARGV do
+  local old = redis.call('HGET', KEYS[1], ARGV[i])
+  if old then
+    redis.call('HSET', KEYS[1], ARGV[1], old)
+    redis.call('HDEL', KEYS[1], ARGV[i])
+    return old
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return ARGV[2]
+"""
+_GET_OR_SET_SHA = hashlib.sha1(_GET_OR_SET_LUA.encode()).hexdigest()
 
 # Move old → new unless new is already set (the user's own assignment wins); always drop old.
 _MIGRATE_LUA = """

@@ -279,3 +279,31 @@ def test_unimportable_store_falls_back_to_deterministic(
     with caplog.at_level(logging.WARNING, logger="django_experiments"):
         assert experiment("cta", actor="u1").assigned.name == expected.name
     assert "Assignment store" in caplog.text
+
+
+def test_redis_get_or_set_is_one_round_trip_and_first_writer_wins(redis_store: Any) -> None:
+    store = RedisHashStore(alias="redis", prefix="t")
+    assert store.get_or_set("exp", "k1", "candidate") == "candidate"
+    # Already stored: the stored value wins over a new choice.
+    assert store.get_or_set("exp", "k1", "control") == "candidate"
+    assert redis_store.hget("t:exp", "k1") == b"candidate"
+    before = redis_store.info("commandstats")
+    store.get_or_set("exp", "k2", "control")
+    after = redis_store.info("commandstats")
+
+    def calls(stats: dict[str, Any]) -> int:
+        return sum(v["calls"] for k, v in stats.items() if k.startswith("cmdstat_eval"))
+
+    assert calls(after) - calls(before) == 1
+    # A migration key's value moves to the new key in the same call.
+    redis_store.hset("t:exp", "old", "candidate")
+    assert store.get_or_set("exp", "new", "control", ["old"]) == "candidate"
+    assert redis_store.hget("t:exp", "new") == b"candidate"
+    assert redis_store.hget("t:exp", "old") is None
+
+
+def test_base_get_or_set_reads_then_writes(settings: Any) -> None:
+    store = CacheStore(alias="default", prefix="gos")
+    assert store.get_or_set("exp", "k", "candidate") == "candidate"
+    assert store.get_or_set("exp", "k", "control") == "candidate"
+    assert NullStore().get_or_set("exp", "k", "control") == "control"
