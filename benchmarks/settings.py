@@ -73,5 +73,11 @@ CELERY_TASK_ALWAYS_EAGER = False
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "loggers": {"django_experiments": {"level": "ERROR"}, "celery": {"level": "WARNING"}},
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "django_experiments": {"level": "ERROR"},
+        # Sink retries are warnings: the tracking section reports them from the worker log.
+        "django_experiments.tracking": {"handlers": ["console"], "level": "WARNING"},
+        "celery": {"level": "WARNING"},
+    },
 }

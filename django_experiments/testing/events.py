@@ -10,11 +10,11 @@ why an expected event is missing.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from django_experiments.engine import experiment as engine
 from django_experiments.engine.experiment import Experiment
+from django_experiments.testing.activation import Activation
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def why_untracked(experiment: Experiment) -> str:
     return "not trackable"
 
 
-class EventCapture:
+class EventCapture(Activation):
     """``with EventCapture() as events: ...``; also the ``experiment_events`` fixture."""
 
     def __init__(self) -> None:
@@ -82,17 +82,6 @@ class EventCapture:
         if self._active:
             engine._captures.remove(self._record)
             self._active = False
-
-    def __enter__(self) -> EventCapture:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     @property
     def events(self) -> list[dict[str, Any]]:

@@ -20,7 +20,6 @@ import functools
 import inspect
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from types import TracebackType
 from typing import Any, TypeVar
 
 from django_experiments.engine import allocation
@@ -28,6 +27,7 @@ from django_experiments.engine import experiment as engine
 from django_experiments.engine.definitions import Definition, TreatmentDef, get_definition
 from django_experiments.engine.experiment import CONTROL, Experiment, split_name
 from django_experiments.engine.stores import Store
+from django_experiments.testing.activation import Activation
 
 logger = logging.getLogger("django_experiments")
 
@@ -177,7 +177,7 @@ def _key(name: Any) -> str:
     return name
 
 
-class stub_experiments:  # noqa: N801 - used like a function: decorator and context manager
+class stub_experiments(Activation):  # noqa: N801 - used like a function: decorator and context manager
     """Stub experiments for a block, a test function or every test of a class.
 
     ``with stub_experiments(cta="candidate"): ...``, ``@stub_experiments(cta=True)`` on a test
@@ -217,17 +217,6 @@ class stub_experiments:  # noqa: N801 - used like a function: decorator and cont
                 engine._stubs.pop(name, None)
             else:
                 engine._stubs[name] = previous
-
-    def __enter__(self) -> stub_experiments:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def __call__(self, target: T) -> T:
         if isinstance(target, type):

@@ -28,9 +28,9 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
+from django_experiments.api.throttles import ClientEventsThrottle
 from django_experiments.conf import settings
 from django_experiments.engine import definitions as defs
 from django_experiments.engine.scope import Scope, activate, current_scope
@@ -38,22 +38,6 @@ from django_experiments.engine.stores import NullStore, get_store
 from django_experiments.tracking.events import InvalidEventError, build_event, emit
 
 ALLOWED_FIELDS = frozenset({"experiment", "event", "variant", "value", "properties"})
-
-
-class ClientEventsThrottle(SimpleRateThrottle):
-    scope = "django_experiments_events"
-
-    def get_rate(self) -> str | None:
-        rate: str | None = settings.TRACKING_CLIENT_THROTTLE_RATE
-        return rate
-
-    def get_cache_key(self, request: Request, view: Any) -> str | None:
-        user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated:
-            ident = f"user:{user.pk}"
-        else:
-            ident = f"ip:{self.get_ident(request)}"
-        return f"glex:throttle:{self.scope}:{ident}"
 
 
 def _enforce_csrf(request: Request) -> None:
