@@ -107,7 +107,7 @@ def core_batch(name: str) -> Callable[[Sequence[str]], None]:
     return batch
 
 
-PROPOSALS = ("cached_settings", "store_fast_path")
+PROPOSALS = ("store_fast_path",)
 
 
 @dataclass
@@ -172,7 +172,7 @@ def run(report: Report, plan: Plan) -> InProcess:
     report.add(
         Row(
             "1*",
-            "  scratch proposal: cached settings + store fast path (vs GrowthBook / floor)",
+            "  scratch proposal: store fast path for NullStore (vs GrowthBook / floor)",
             fmt_us(patched_us),
             f"GrowthBook {fmt_us(gb)}; floor {fmt_us(floor)}",
             f"{ratio(patched_us, gb)} / {ratio(patched_us, floor)}",
@@ -198,14 +198,17 @@ def run(report: Report, plan: Plan) -> InProcess:
 
 
 def _finding(result: InProcess, plan: Plan) -> str:
-    from django_experiments.conf import Settings
     from django_experiments.engine.experiment import Experiment
-    from django_experiments.engine.stores import get_store
 
     ids = IdSource("prof-")(0, max(5_000, plan.calls))
-    hot = profiling.top(lambda: ours_batch("cta")(ids))
+    hot = profiling.top(lambda: ours_batch("cta")(ids), limit=8)
     ours, patched = result.ours.best_us, result.ours_patched.best_us
     gb, floor, core = result.gb_same.best_us, result.floor.best_us, result.core.best_us
+    store_methods = [
+        f"`{profiling.where(getattr(Experiment, name))}` `{name}`"
+        for name in ("_store_get", "_store_set", "_store_get_or_set")
+        if hasattr(Experiment, name)
+    ]
     return "\n".join(
         [
             f"### 1. In-process resolution: {fmt_us(ours)} vs GrowthBook {fmt_us(gb)} "
@@ -216,25 +219,19 @@ def _finding(result: InProcess, plan: Plan) -> str:
             "",
             *(f"- {line}" for line in hot),
             "",
-            f"- Hot spot 1: `{profiling.where(Settings.__getattr__)}` `Settings.__getattr__` "
-            "(via `_user()` and LazySettings) runs about a dozen times per resolution. Proposal: "
-            "merge DEFAULTS with DJANGO_EXPERIMENTS once and drop the merged dict on Django's "
-            "`setting_changed` signal (what override_settings / pytest-django send), as DRF's "
-            "api_settings does; cache `context_key_secret` the same way.",
-            f"- Hot spot 2: `{profiling.where(get_store)}` `get_store()` is called twice per "
-            f"resolution (`{profiling.where(Experiment._store_get)}` `_store_get`, "
-            f"`{profiling.where(Experiment._store_set)}` `_store_set`), and with the null "
-            "store `migration_keys` is still derived. Proposal: fetch the store once per "
-            "resolution and return early for NullStore.",
-            f"- Measured in a scratch patch (benchmarks/proposals.py `cached_settings` + "
-            f"`store_fast_path`, same run, interleaved): {fmt_us(ours)} → {fmt_us(patched)} "
-            f"({ratio(patched, gb)} GrowthBook, {ratio(patched, floor)} floor).",
             f"- The algorithm alone (context-key HMAC + blake2b slot + table lookup) costs "
             f"{fmt_us(core)} ({ratio(core, gb)} GrowthBook, {ratio(core, floor)} floor): the "
-            "budget is reachable, but only with a lean resolution path — the rest of the gap "
-            "is per-call object plumbing (Experiment + Context construction, `split_name` "
-            "twice, `rollout_strategy`/`definition` property hops), each 0.3–1 µs. Proposal: "
-            "a fast path in `Experiment._resolve` for the common case (plain class, no rules, "
-            "no scope overrides) that computes key → slot → variant directly.",
+            "budget is reachable, but the remaining gap is per-call plumbing spread over many "
+            f"small frames (`{profiling.where(Experiment._resolve)}` `_resolve`, Experiment "
+            "and Context construction, the `definition` property read several times per "
+            "resolution, migration keys derived even when none are given). No single line "
+            "dominates, so no one-line fix closes it.",
+            "- Proposal: a fast path at the top of `_resolve` for the common case (plain "
+            "class, running, no explicit/forced variant, no rules, deterministic rollout): "
+            "read `definition` once into a local, derive the key, look the slot up and call "
+            "the store once, skipping migration keys when the context has none; and skip the "
+            f"store call entirely for NullStore ({', '.join(store_methods)}).",
+            f"- The NullStore part, measured as a scratch patch (benchmarks/proposals.py "
+            f"`store_fast_path`, same run, interleaved): {fmt_us(ours)} → {fmt_us(patched)}.",
         ]
     )

@@ -161,8 +161,9 @@ def run(report: Report, plan: Plan) -> dict[str, Timing]:
     row("hit", hit, results["hit"], results["floor_hit"], 1, True)
     row("repeat in same request", again, results["repeat"], None, 0, True)
     report.notes.append(
-        "Section 2 peers are the raw redis-py floor for the same commands on the same "
-        "connection (miss: HGET + HSET, hit: HGET); the ratio compares time per resolution. "
+        "Section 2 peers are a raw redis-py floor on the same connection: miss = the naive "
+        "sticky write (HGET, then HSET: 2 round trips), hit = one HGET; the ratio compares "
+        "time per resolution. "
         "'cmds' is the server-side INFO commandstats delta per resolution (all clients)."
     )
     return results

@@ -12,56 +12,19 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from typing import Any
 
-from django.test.signals import setting_changed
+
+def _store_of(experiment: Any) -> Any:
+    """The experiment's store, through the per-resolution cache when the engine has one."""
+    getter = getattr(experiment, "_store", None)
+    return getter() if callable(getter) else experiment.store
 
 
-@contextmanager
-def cached_settings() -> Iterator[None]:
-    """conf.Settings: merge DEFAULTS with DJANGO_EXPERIMENTS once, not on every attribute read.
-
-    Today every ``settings.X`` goes through ``Settings.__getattr__`` → ``_user()`` →
-    ``getattr(django.conf.settings, ...)`` (LazySettings ``__getattribute__``) and a dict
-    lookup: about a dozen reads per resolution. The proposal keeps the merged dict and
-    drops it on Django's ``setting_changed`` signal (what ``override_settings`` and
-    pytest-django's ``settings`` fixture send), the pattern DRF's ``api_settings`` uses.
-    """
-    from django_experiments import conf
-
-    cls = conf.Settings
-    saved = {name: cls.__dict__[name] for name in ("__getattr__", "context_key_secret")}
-    state: dict[str, Any] = {"merged": None, "secret": None}
-
-    def merged(self: Any) -> dict[str, Any]:
-        value = state["merged"]
-        if value is None:
-            value = state["merged"] = {**conf.DEFAULTS, **self._user()}
-        return value
-
-    def getattr_cached(self: Any, name: str) -> Any:
-        try:
-            return merged(self)[name]
-        except KeyError:
-            raise AttributeError(f"Unknown DJANGO_EXPERIMENTS setting {name!r}") from None
-
-    def secret_cached(self: Any) -> bytes:
-        value = state["secret"]
-        if value is None:
-            value = state["secret"] = saved["context_key_secret"].fget(self)
-        return value
-
-    def reset(**kwargs: Any) -> None:
-        if kwargs.get("setting") in ("DJANGO_EXPERIMENTS", "SECRET_KEY"):
-            state["merged"] = state["secret"] = None
-
-    setting_changed.connect(reset, dispatch_uid="bench_cached_settings")
-    cls.__getattr__ = getattr_cached  # type: ignore[method-assign]
-    cls.context_key_secret = property(secret_cached)  # type: ignore[assignment,method-assign]
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            setattr(cls, name, value)
-        setting_changed.disconnect(dispatch_uid="bench_cached_settings")
+def _swap(cls: Any, replacements: dict[str, Any]) -> dict[str, Any]:
+    """Set the methods that exist on ``cls``; return the originals to restore."""
+    saved = {name: cls.__dict__[name] for name in replacements if name in cls.__dict__}
+    for name in saved:
+        setattr(cls, name, replacements[name])
+    return saved
 
 
 @contextmanager
@@ -77,25 +40,39 @@ def store_fast_path() -> Iterator[None]:
     from django_experiments.engine.stores import NullStore
 
     cls = exp_mod.Experiment
-    saved_get, saved_set = cls._store_get, cls._store_set
+    originals = {name: cls.__dict__.get(name) for name in _STORE_METHODS}
 
     def store_get(self: Any) -> str | None:
-        if isinstance(self.store, NullStore):
+        if isinstance(_store_of(self), NullStore):
             return None
-        return saved_get(self)
+        return originals["_store_get"](self)  # type: ignore[misc]
 
     def store_set(self: Any, variant: str) -> None:
-        if isinstance(self.store, NullStore):
+        if isinstance(_store_of(self), NullStore):
             return
-        saved_set(self, variant)
+        originals["_store_set"](self, variant)  # type: ignore[misc]
 
-    cls._store_get = store_get  # type: ignore[method-assign]
-    cls._store_set = store_set  # type: ignore[method-assign]
+    def store_get_or_set(self: Any, variant: str) -> str | None:
+        if isinstance(_store_of(self), NullStore):
+            return variant
+        return originals["_store_get_or_set"](self, variant)  # type: ignore[misc]
+
+    saved = _swap(
+        cls,
+        {
+            "_store_get": store_get,
+            "_store_set": store_set,
+            "_store_get_or_set": store_get_or_set,
+        },
+    )
     try:
         yield
     finally:
-        cls._store_get = saved_get  # type: ignore[method-assign]
-        cls._store_set = saved_set  # type: ignore[method-assign]
+        for name, value in saved.items():
+            setattr(cls, name, value)
+
+
+_STORE_METHODS = ("_store_get", "_store_set", "_store_get_or_set")
 
 
 PENDING = "bench_pending_writes"
@@ -103,12 +80,13 @@ PENDING = "bench_pending_writes"
 
 @contextmanager
 def request_store_batching() -> Iterator[None]:
-    """Fewer Redis round trips per request (full stack): 10 → 1 for 5 experiments, new visitor.
+    """Fewer Redis round trips per request (full stack): 1 for 5 experiments, new visitor.
 
-    1. experiment.py ``_store_get``: a context whose actor is the anonymous id the middleware
-       minted in this very request (``scope.new_anonymous_id``, a fresh uuid4) cannot have a
-       stored assignment: skip the HGET.
-    2. experiment.py ``_store_set``: inside a scope, queue the HSET on the scope (the variant is
+    1. experiment.py ``_store_get`` / ``_store_get_or_set``: a context whose actor is the
+       anonymous id the middleware minted in this very request (``scope.new_anonymous_id``, a
+       fresh uuid4) cannot have a stored assignment: skip the read.
+    2. experiment.py ``_store_set`` (and the write of ``_store_get_or_set`` for such a
+       visitor): inside a scope, queue the HSET on the scope (the variant is
        already decided and returned); middleware.py ``flush`` writes every queued assignment in
        one pipeline at response end. Only for deterministic rollouts: a random/round-robin
        assignment should still be written at once.
@@ -119,27 +97,40 @@ def request_store_batching() -> Iterator[None]:
     from django_experiments.engine.stores import RedisHashStore
 
     cls = exp_mod.Experiment
-    saved_get, saved_set, saved_flush = cls._store_get, cls._store_set, middleware.flush
+    originals = {name: cls.__dict__.get(name) for name in _STORE_METHODS}
+    saved_flush = middleware.flush
 
-    def store_get(self: Any) -> str | None:
+    def fresh_visitor(self: Any) -> bool:
         scope = self.context.scope
-        if (
+        return bool(
             scope is not None
             and scope.new_anonymous_id is not None
             and self.context.value.get("actor") == anonymous_identity(scope.new_anonymous_id)
             and not self.context.migration_keys
-        ):
+        )
+
+    def queue(self: Any, variant: str) -> bool:
+        store = _store_of(self)
+        if self.context.scope is None or not isinstance(store, RedisHashStore):
+            return False
+        pending = self.context.scope.extra.setdefault(PENDING, [])
+        pending.append((store, self.definition.store_name, self.context.key, variant))
+        return True
+
+    def store_get(self: Any) -> str | None:
+        if fresh_visitor(self):
             return None
-        return saved_get(self)
+        return originals["_store_get"](self)  # type: ignore[misc]
 
     def store_set(self: Any, variant: str) -> None:
-        scope = self.context.scope
-        store = self.store
-        if scope is None or not isinstance(store, RedisHashStore):
-            saved_set(self, variant)
-            return
-        pending = scope.extra.setdefault(PENDING, [])
-        pending.append((store, self.definition.store_name, self.context.key, variant))
+        if not queue(self, variant):
+            originals["_store_set"](self, variant)  # type: ignore[misc]
+
+    def store_get_or_set(self: Any, variant: str) -> str | None:
+        # A just-minted visitor has nothing stored: the write alone, queued for the pipeline.
+        if fresh_visitor(self) and queue(self, variant):
+            return variant
+        return originals["_store_get_or_set"](self, variant)  # type: ignore[misc]
 
     def flush(scope: Any) -> None:
         pending = scope.extra.pop(PENDING, None)
@@ -153,14 +144,20 @@ def request_store_batching() -> Iterator[None]:
                 exp_mod._store_failed("write")
         saved_flush(scope)
 
-    cls._store_get = store_get  # type: ignore[method-assign]
-    cls._store_set = store_set  # type: ignore[method-assign]
+    saved = _swap(
+        cls,
+        {
+            "_store_get": store_get,
+            "_store_set": store_set,
+            "_store_get_or_set": store_get_or_set,
+        },
+    )
     middleware.flush = flush
     try:
         yield
     finally:
-        cls._store_get = saved_get  # type: ignore[method-assign]
-        cls._store_set = saved_set  # type: ignore[method-assign]
+        for name, value in saved.items():
+            setattr(cls, name, value)
         middleware.flush = saved_flush
 
 
@@ -284,7 +281,6 @@ def lean_database_sink() -> Iterator[None]:
 
 
 PATCHES: dict[str, Callable[[], AbstractContextManager[None]]] = {
-    "cached_settings": cached_settings,
     "store_fast_path": store_fast_path,
     "request_store_batching": request_store_batching,
     "cheap_publish": cheap_publish,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.core.signals import setting_changed
 from django.utils.crypto import salted_hmac
 
 #: Every supported key with its default. System checks (checks.py) validate the user's dict
@@ -109,14 +110,19 @@ NESTING_CHOICES = ("raise", "warn", "allow")
 SAMESITE_CHOICES = ("Lax", "Strict", "None")
 
 
-_derived: dict[str, bytes] = {}
+#: Settings whose change must drop the cached values (sent by override_settings and
+#: pytest-django's ``settings`` fixture through ``setting_changed``).
+WATCHED = frozenset({"DJANGO_EXPERIMENTS", "SECRET_KEY", "SECRET_KEY_FALLBACKS"})
 
 
 class Settings:
-    """Attribute access to ``DJANGO_EXPERIMENTS`` with defaults, read on every access.
+    """Attribute access to ``DJANGO_EXPERIMENTS`` with defaults.
 
-    Reading through ``django.conf.settings`` each time is what makes ``override_settings`` and
-    pytest-django's ``settings`` fixture work without a reload signal.
+    Values are resolved once and then read as plain attributes: resolution reads several
+    settings per call, and going through ``django.conf.settings`` each time cost more than the
+    hashing. ``override_settings`` (and anything else that sends ``setting_changed``) empties
+    the cache, so tests and runtime overrides see their values at once. Mutating the dict in
+    place, without the signal, is not seen: assign a new dict instead.
     """
 
     def _user(self) -> dict[str, Any]:
@@ -126,8 +132,13 @@ class Settings:
     def __getattr__(self, name: str) -> Any:
         if name not in DEFAULTS:
             raise AttributeError(f"Unknown DJANGO_EXPERIMENTS setting {name!r}")
-        user = self._user()
-        return user.get(name, DEFAULTS[name])
+        value = self._user().get(name, DEFAULTS[name])
+        self.__dict__[name] = value
+        return value
+
+    def reload(self) -> None:
+        """Forget cached values (called on ``setting_changed``)."""
+        self.__dict__.clear()
 
     @property
     def context_key_secret(self) -> bytes:
@@ -136,6 +147,12 @@ class Settings:
         Derived from SECRET_KEY through a salted HMAC by default, so the raw SECRET_KEY never
         doubles as the context-key secret (a leaked key could then forge sessions).
         """
+        cached: bytes | None = self.__dict__.get("_context_key_secret")
+        if cached is None:
+            cached = self.__dict__["_context_key_secret"] = self._derive_secret()
+        return cached
+
+    def _derive_secret(self) -> bytes:
         explicit = self._user().get("CONTEXT_KEY_SECRET")
         if isinstance(explicit, str) and explicit:
             return explicit.encode()
@@ -143,13 +160,12 @@ class Settings:
             return bytes(explicit)
         # Anything else (E003 reports it) falls through to the derived key: ``bytes(5)`` would
         # silently be five zero bytes, a secret anyone can guess.
-        secret_key = django_settings.SECRET_KEY
-        cached = _derived.get(secret_key)
-        if cached is None:
-            cached = salted_hmac("django_experiments.context_key", "secret").digest()
-            _derived.clear()
-            _derived[secret_key] = cached
-        return cached
+        return salted_hmac("django_experiments.context_key", "secret").digest()
+
+    @property
+    def generation(self) -> int:
+        """Bumped on every reload: other modules key their own caches on it."""
+        return _generation[0]
 
     @property
     def cookie_name(self) -> str:
@@ -163,4 +179,14 @@ class Settings:
         return name
 
 
+_generation = [0]
+
+
+def _setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in WATCHED:
+        settings.reload()
+        _generation[0] += 1
+
+
 settings = Settings()
+setting_changed.connect(_setting_changed, dispatch_uid="django_experiments_conf")

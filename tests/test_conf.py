@@ -30,8 +30,20 @@ def test_follows_the_settings_fixture(settings: Any) -> None:
 
     settings.DJANGO_EXPERIMENTS = {"NAME_PREFIX": "shop"}
     assert conf.NAME_PREFIX == "shop"
-    del settings.DJANGO_EXPERIMENTS
+    # Values are cached until ``setting_changed``; the fixture's ``del`` sends no signal, so
+    # assigning a new dict is the supported way to change them mid-test.
+    settings.DJANGO_EXPERIMENTS = {}
     assert conf.NAME_PREFIX is None
+
+
+def test_override_settings_reloads_and_restores() -> None:
+    from django_experiments.conf import settings as conf
+
+    before = conf.generation
+    with override_settings(DJANGO_EXPERIMENTS={"STORE": "none"}):
+        assert conf.STORE == "none"
+        assert conf.generation > before
+    assert conf.STORE == "cache"
 
 
 def test_non_dict_setting_reads_as_defaults() -> None:
