@@ -20,7 +20,7 @@ import uuid
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core.cache import caches
 from django.db import router, transaction
@@ -33,6 +33,17 @@ logger = logging.getLogger("django_experiments")
 BLOB_KEY = "django_experiments:definitions:v1"
 VERSION_KEY = "django_experiments:definitions:version"
 SCHEMA = 1
+
+
+class Variant(NamedTuple):
+    """The runtime view of a treatment: its name and JSON payload."""
+
+    name: str
+    payload: Any = None
+
+    def __str__(self) -> str:
+        # ``{{ exp.assigned }}`` in a template renders the variant name.
+        return self.name
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +70,7 @@ class Definition:
     table: bytes = field(default=b"", compare=False, repr=False)
     salt_bytes: bytes = field(default=b"", compare=False, repr=False)
     by_name: Mapping[str, TreatmentDef] = field(default_factory=dict, compare=False, repr=False)
+    variants: Mapping[str, Variant] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def build(cls, **kwargs: Any) -> Definition:
@@ -67,6 +79,7 @@ class Definition:
         kwargs.setdefault("table", allocation.lookup_table(kwargs["ranges"], order))
         kwargs.setdefault("salt_bytes", kwargs["salt"].encode())
         kwargs.setdefault("by_name", {t.name: t for t in treatments})
+        kwargs.setdefault("variants", {t.name: Variant(t.name, t.payload) for t in treatments})
         return cls(**kwargs)
 
     @property

@@ -16,17 +16,18 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from typing import Any, ClassVar, NamedTuple, Protocol
+from typing import Any, ClassVar, Protocol
 
 from django_experiments.conf import settings
 from django_experiments.engine import definitions as defs
 from django_experiments.engine import nesting
 from django_experiments.engine.context import Context
+from django_experiments.engine.definitions import Variant
 from django_experiments.engine.errors import BehaviorMissingError, ExperimentError
 from django_experiments.engine.rollout import Rollout, resolve_rollout
 from django_experiments.engine.rules import collect_rules
 from django_experiments.engine.scope import Scope
-from django_experiments.engine.stores import Store, get_store
+from django_experiments.engine.stores import NullStore, Store, get_store
 
 logger = logging.getLogger("django_experiments")
 
@@ -38,15 +39,6 @@ CONTROL = "control"
 _warned_unknown: set[str] = set()
 _store_warned_at = -1e9
 STORE_WARNING_INTERVAL = 60.0
-
-
-class Variant(NamedTuple):
-    name: str
-    payload: Any = None
-
-    def __str__(self) -> str:
-        # ``{{ exp.assigned }}`` in a template renders the variant name.
-        return self.name
 
 
 Behavior = Callable[..., Any]
@@ -159,6 +151,7 @@ class Experiment:
         "after": (),
     }
     _has_callbacks: ClassVar[bool] = False
+    _has_rules: ClassVar[bool] = False
     _enabled_override: ClassVar[Callable[[Any], bool] | None] = None
 
     base_name: str
@@ -285,6 +278,8 @@ class Experiment:
         key = (cls, id(spec), default)
         strategy = _rollouts.get(key)
         if strategy is None:
+            if len(_rollouts) > 1024:  # specs replaced at runtime (tests): never grow unbounded
+                _rollouts.clear()
             strategy = _rollouts[key] = resolve_rollout(spec, default or "percent")
         return strategy
 
@@ -318,6 +313,9 @@ class Experiment:
         override = type(self)._enabled_override
         if override is not None and not override(self):
             return False
+        rollout = self._rollout()
+        if type(rollout).enabled is Rollout.enabled:  # the base answers True: skip the call
+            return True
         return bool(self._rollout().enabled(self))
 
     @property
@@ -345,13 +343,13 @@ class Experiment:
         return assigned
 
     def _variant(self, name: str | None) -> Variant:
-        definition = self.definition
+        definition = self._state.definition
         if definition is None:
             return Variant(name or CONTROL)
-        if name is None or name not in definition.by_name:
-            name = definition.control
-        treatment = definition.by_name.get(name)
-        return Variant(name, treatment.payload if treatment is not None else None)
+        variant = definition.variants.get(name) if name is not None else None
+        if variant is None:
+            variant = definition.variants.get(definition.control) or Variant(definition.control)
+        return variant
 
     def _resolve(self) -> Variant:
         definition = self.definition
@@ -401,22 +399,23 @@ class Experiment:
         Then the rollout's choice is computed first and the read and the write of a new
         assignment are one store round trip (get-or-set), for new and returning contexts.
         """
-        cls = type(self)
         return (
-            self._state.stub is None
+            not type(self)._has_rules
+            and self._state.stub is None
             and not self.context.only_assigned
-            and not cls._class_excludes
-            and not cls._class_segments
             and not self._excludes
             and not self._segments
             and self._rollout().deterministic
         )
 
     def _store_get_or_set(self, variant: str) -> str | None:
-        definition = self.definition
+        definition = self._state.definition
         assert definition is not None
         try:
-            return self._store().get_or_set(
+            store = self._store()
+            if type(store) is NullStore:
+                return variant
+            return store.get_or_set(
                 definition.store_name, self.context.key, variant, self.context.migration_keys
             )
         except Exception:
@@ -430,7 +429,8 @@ class Experiment:
         return self._rollout().resolve(self)
 
     def _valid(self, name: str | None) -> str | None:
-        definition = self.definition
+        # Only called once the definition is loaded (from _resolve and later).
+        definition = self._state.definition
         if name is None or definition is None or name not in definition.by_name:
             return None
         return name

@@ -13,6 +13,9 @@ from django_experiments.engine.scope import Scope, current_scope
 E = TypeVar("E", bound=type[Experiment])
 
 _registry: dict[str, type[Experiment]] = {}
+#: ``(name as asked, settings generation) -> class``: the factory's lookup, without re-splitting
+#: the prefix and re-reading settings on every call. Cleared when the registry changes.
+_classes: dict[tuple[str, int], type[Experiment]] = {}
 
 
 def register(cls: E) -> E:
@@ -32,11 +35,20 @@ def register(cls: E) -> E:
             f"{_path(cls)} cannot register it too (unregister({cls.name!r}) first)"
         )
     _registry[cls.name] = cls
+    _classes.clear()
     return cls
 
 
 def unregister(name: str) -> None:
     _registry.pop(split_name(name)[0], None)
+    _classes.clear()
+
+
+def replace_all(classes: dict[str, type[Experiment]]) -> None:
+    """Make ``classes`` the whole registry (test isolation restores a saved copy)."""
+    _registry.clear()
+    _registry.update(classes)
+    _classes.clear()
 
 
 def registered() -> dict[str, type[Experiment]]:
@@ -87,7 +99,13 @@ def experiment(
     behaviours, own run) over the memoised resolution, so there is no second store round trip.
     """
     scope = scope if scope is not None else current_scope()
-    cls = _registry.get(name) or class_for(name)
+    cache_key = (name, settings.generation)
+    cls = _classes.get(cache_key)
+    if cls is None:
+        cls = class_for(name)
+        if len(_classes) > 4096:
+            _classes.clear()
+        _classes[cache_key] = cls
     if scope is None:
         return cls(name, variant, **context)
     memo_key = (name, variant, identify(context))

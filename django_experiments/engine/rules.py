@@ -135,6 +135,7 @@ def collect_rules(cls: type) -> None:
     cls._class_segments = tuple(segments)  # type: ignore[attr-defined]
     cls._class_callbacks = {k: tuple(v) for k, v in callbacks.items()}  # type: ignore[attr-defined]
     cls._has_callbacks = any(callbacks.values())  # type: ignore[attr-defined]
+    cls._has_rules = bool(excludes or segments)  # type: ignore[attr-defined]
 
 
 def _final(cls: type, attr: str) -> Callable[..., Any] | None:

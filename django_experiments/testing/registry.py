@@ -17,5 +17,4 @@ def isolated_registry() -> Iterator[dict[str, type[Experiment]]]:
     try:
         yield registry._registry
     finally:
-        registry._registry.clear()
-        registry._registry.update(saved)
+        registry.replace_all(saved)

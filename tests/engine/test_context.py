@@ -130,3 +130,13 @@ def test_unsaved_instances_do_not_share_one_key() -> None:
 
 def test_mixed_key_types_do_not_raise() -> None:
     key_for("x", {"f": {1: "a", "b": 2}})
+
+
+@pytest.mark.parametrize("secret", [b"", b"short", b"k" * 64, b"long" * 40])
+def test_hmac_sha256_matches_the_standard_library(secret: bytes) -> None:
+    import hmac as std_hmac
+
+    from django_experiments.engine.context import hmac_sha256
+
+    for message in (b"", b"3:cta5:actor4:ann", "ünï".encode() * 50):
+        assert hmac_sha256(secret, message) == std_hmac.digest(secret, message, "sha256")
