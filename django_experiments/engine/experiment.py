@@ -152,6 +152,8 @@ class Experiment:
     }
     _has_callbacks: ClassVar[bool] = False
     _has_rules: ClassVar[bool] = False
+    #: No rules and no ``enabled()`` override: resolution may take the fast path.
+    _plain: ClassVar[bool] = True
     _enabled_override: ClassVar[Callable[[Any], bool] | None] = None
 
     base_name: str
@@ -184,7 +186,19 @@ class Experiment:
             raise ValueError("an experiment needs a name")
         base_name, full_name = split_name(requested)
         state = _Resolution(full_name, base_name, Context(full_name, context, scope=scope))
-        self._setup(state, variant or None, shared=False)
+        # _setup inlined: this runs once per resolution.
+        self.name = full_name
+        self.base_name = base_name
+        self.context = state.context
+        self._state = state
+        self._shared = False
+        self._explicit = variant or None
+        self._assigned = None
+        self._behaviors = {}
+        self._excludes = []
+        self._segments = []
+        self._ran = False
+        self._result = None
 
     @classmethod
     def _from_resolution(cls, state: _Resolution, variant: str | None) -> Experiment:
@@ -356,6 +370,27 @@ class Experiment:
         if definition is None:
             return Variant(CONTROL)
         state = self._state
+        if (
+            definition.status == RUNNING
+            and self._explicit is None
+            and state.stub is None
+            and type(self)._plain
+            and not self._excludes
+            and not self._segments
+            and not self.context.only_assigned
+        ):
+            # The common case, kept free of the general path's calls: a running experiment,
+            # no rules or enabled() override, and a deterministic rollout with no enabled()
+            # of its own. Same outcome as the general path below.
+            rollout = self._rollout()
+            if rollout.plain and self._forced() is None:
+                state.enabled = True
+                chosen = self._valid(rollout.resolve(self)) or definition.control
+                stored = self._valid(self._store_get_or_set(chosen))
+                if stored is None:
+                    self._store_set(chosen)
+                    stored = chosen
+                return self._variant(stored)
         if state.stub is None:
             status = definition.status
             if status == CONCLUDED:

@@ -8,7 +8,8 @@ from django_experiments.conf import settings
 from django_experiments.engine.context import identify
 from django_experiments.engine.errors import ExperimentError, UnregisteredExperimentError
 from django_experiments.engine.experiment import Experiment, split_name
-from django_experiments.engine.scope import Scope, current_scope
+from django_experiments.engine.scope import Scope
+from django_experiments.engine.scope import _current as _current_scope
 
 E = TypeVar("E", bound=type[Experiment])
 
@@ -98,7 +99,7 @@ def experiment(
     the same name and context resolve once: later calls get a new instance (own inline
     behaviours, own run) over the memoised resolution, so there is no second store round trip.
     """
-    scope = scope if scope is not None else current_scope()
+    scope = scope if scope is not None else _current_scope.get()
     cache_key = (name, settings.generation)
     cls = _classes.get(cache_key)
     if cls is None:

@@ -23,6 +23,13 @@ class Rollout:
     #: and the write into one round trip.
     deterministic = False
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.plain = cls.deterministic and cls.enabled is Rollout.enabled
+
+    #: Deterministic and no ``enabled()`` of its own (set per subclass): the engine's fast path.
+    plain = False
+
     def __init__(self, **options: Any) -> None:
         self.options = options
 

@@ -136,6 +136,7 @@ def collect_rules(cls: type) -> None:
     cls._class_callbacks = {k: tuple(v) for k, v in callbacks.items()}  # type: ignore[attr-defined]
     cls._has_callbacks = any(callbacks.values())  # type: ignore[attr-defined]
     cls._has_rules = bool(excludes or segments)  # type: ignore[attr-defined]
+    cls._plain = not cls._has_rules and cls._enabled_override is None  # type: ignore[attr-defined]
 
 
 def _final(cls: type, attr: str) -> Callable[..., Any] | None:

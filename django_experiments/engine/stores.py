@@ -294,6 +294,14 @@ def _build(spec: str, alias: str, prefix: str) -> Store:
     return cls(alias=alias, prefix=prefix)  # type: ignore[call-arg]
 
 
+_current: list[Any] = [None, None]  # [settings generation, store]
+
+
 def get_store() -> Store:
     """The configured store; built once per distinct configuration (settings can change)."""
-    return _build(settings.STORE, settings.STORE_ALIAS, settings.STORE_KEY_PREFIX)
+    generation = settings.generation
+    if _current[0] != generation or _current[1] is None:
+        _current[1] = _build(settings.STORE, settings.STORE_ALIAS, settings.STORE_KEY_PREFIX)
+        _current[0] = generation
+    store: Store = _current[1]
+    return store
