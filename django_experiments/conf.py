@@ -52,6 +52,9 @@ DEFAULTS: dict[str, Any] = {
     "TRACKING_ENQUEUE_RETRIES": 1,
     # Celery queue for delivery tasks (None: the app's default queue).
     "TRACKING_QUEUE": None,
+    # Publish to the broker from a background thread (off the request path); eager Celery
+    # always publishes inline.
+    "TRACKING_BACKGROUND_PUBLISH": True,
     "TRACKING_CLIENT_THROTTLE_RATE": "120/min",
     "TRACKING_CLIENT_MAX_EVENTS": 20,
     "EVENT_MAX_PROPERTIES_BYTES": 4096,
@@ -97,6 +100,7 @@ TYPES: dict[str, tuple[type, ...]] = {
     "TRACKING_RETRY_BACKOFF_MAX": (int, float),
     "TRACKING_ENQUEUE_RETRIES": (int,),
     "TRACKING_QUEUE": (str,),
+    "TRACKING_BACKGROUND_PUBLISH": (bool,),
     "TRACKING_CLIENT_THROTTLE_RATE": (str,),
     "TRACKING_CLIENT_MAX_EVENTS": (int,),
     "EVENT_MAX_PROPERTIES_BYTES": (int,),

@@ -14,13 +14,18 @@ sink, re-driveable from the admin.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
+import queue
 import random
+import threading
+import time
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from django.db import transaction
+from django.db import connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -59,14 +64,116 @@ def flush() -> int:
 def ship(batch: Sequence[Event]) -> None:
     """Hand ``batch`` to Celery once the current transaction commits (now if there is none).
 
-    One task per call, unless the batch is larger than ``TRACKING_BATCH_SIZE``.
+    One task per call, unless the batch is larger than ``TRACKING_BATCH_SIZE``. With a real
+    broker and ``TRACKING_BACKGROUND_PUBLISH`` on, the publish itself happens on a background
+    thread, so the request only pays for a queue put.
     """
     size = max(1, int(settings.TRACKING_BATCH_SIZE))
     items = list(batch)
     for start in range(0, len(items), size):
         # robust: an enqueue problem must never break the other on_commit callbacks of the
         # request; enqueue() already catches and falls back to the outbox.
-        transaction.on_commit(partial(enqueue, items[start : start + size]), robust=True)
+        transaction.on_commit(partial(handoff, items[start : start + size]), robust=True)
+
+
+def handoff(batch: Sequence[Event]) -> None:
+    """Publish ``batch`` in the background when allowed, else right here."""
+    if settings.TRACKING_BACKGROUND_PUBLISH and not _is_eager() and publisher.submit(batch):
+        return
+    enqueue(batch)
+
+
+class Publisher:
+    """A daemon thread that publishes batches handed over by requests.
+
+    Publishing to a broker costs hundreds of microseconds (connection checkout, serialisation,
+    a socket write); a request should not wait for it. The queue is bounded: when it is full
+    the request publishes itself (back-pressure, nothing dropped). At interpreter exit the
+    remaining batches are published (or written to the outbox) by :meth:`drain`. A process
+    killed with SIGKILL loses what is still queued: at most ``maxsize`` batches, usually none.
+    """
+
+    def __init__(self, maxsize: int = 10_000) -> None:
+        self.queue: queue.Queue[Sequence[Event] | None] = queue.Queue(maxsize=maxsize)
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+        self.pid: int | None = None
+
+    def submit(self, batch: Sequence[Event]) -> bool:
+        """Queue ``batch``; False when the caller must publish it itself."""
+        self._ensure_thread()
+        try:
+            self.queue.put_nowait(batch)
+        except queue.Full:
+            return False
+        return True
+
+    def _ensure_thread(self) -> None:
+        pid = os.getpid()
+        thread = self.thread
+        if thread is not None and self.pid == pid and thread.is_alive():
+            return
+        with self.lock:
+            if self.thread is not None and self.pid == pid and self.thread.is_alive():
+                return
+            if self.pid != pid:
+                # A forked worker (gunicorn --preload) inherits the parent's queue object but
+                # not its thread: start clean.
+                self.queue = queue.Queue(maxsize=self.queue.maxsize)
+                atexit.register(self.drain)
+            self.pid = pid
+            self.thread = threading.Thread(
+                target=self._run, name="django-experiments-publisher", daemon=True
+            )
+            self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            batch = self.queue.get()
+            try:
+                if batch is None:
+                    return
+                self._publish(batch)
+            finally:
+                self.queue.task_done()
+
+    @staticmethod
+    def _publish(batch: Sequence[Event]) -> None:
+        try:
+            enqueue(batch)
+        except Exception:
+            # enqueue() already falls back to the outbox; this is the outbox failing too.
+            logger.exception("Could not publish or store %d tracking events", len(batch))
+        finally:
+            # The outbox write (broker down) opens a DB connection on this long-lived thread;
+            # do not keep it open between batches (it would pin a server connection forever).
+            if threading.current_thread() is not threading.main_thread():
+                connections.close_all()
+
+    def join(self, timeout: float = 10.0) -> bool:
+        """Wait until every queued batch is handled (tests, graceful shutdown)."""
+        deadline = time.monotonic() + timeout
+        while self.queue.unfinished_tasks:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def drain(self) -> None:
+        """Publish what is left, on the calling thread (registered with atexit)."""
+        while True:
+            try:
+                batch = self.queue.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                if batch is not None:
+                    self._publish(batch)
+            finally:
+                self.queue.task_done()
+
+
+publisher = Publisher()
 
 
 def enqueue(
@@ -130,6 +237,9 @@ def publish(
             "attempt": attempt,
             "dead_letter_id": dead_letter_id,
         },
+        # Celery otherwise builds a repr of the whole batch for every message it sends.
+        "argsrepr": "()",
+        "kwargsrepr": f"{{events: <{len(batch)} events>, attempt: {attempt}}}",
         "retry": True,
         "retry_policy": {
             "max_retries": max(0, int(settings.TRACKING_ENQUEUE_RETRIES)),

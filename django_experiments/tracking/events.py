@@ -42,6 +42,8 @@ class InvalidEventError(ValueError):
 
 
 def validate_properties(properties: Any) -> dict[str, Any]:
+    if type(properties) is dict and not properties:
+        return {}  # the common case (assignment events): nothing to encode or bound
     if not isinstance(properties, dict):
         raise InvalidEventError(
             f"event properties must be an object (dict), got {type(properties).__name__}"

@@ -26,6 +26,7 @@ from django_experiments.tracking.dispatch import (
     deliver_batch,
     enqueue,
     flush_scope,
+    publisher,
     redrive,
 )
 from django_experiments.tracking.models import DeadLetter, OutboxBatch, TrackedEvent
@@ -229,6 +230,8 @@ def test_broker_down_writes_the_outbox_and_inline_drain_delivers(tracking_settin
     with use_app(make_app(DEAD_BROKER)):
         for batch in batches:
             flush_scope(Scope(events=batch))
+        # A real (here: dead) broker: batches are published from the background thread.
+        assert publisher.join()
         assert OutboxBatch.objects.count() == 4
         assert "enqueue failed" in OutboxBatch.objects.first().last_error  # type: ignore[union-attr]
         out = io.StringIO()

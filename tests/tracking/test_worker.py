@@ -15,7 +15,7 @@ import pytest
 
 from django_experiments import experiment
 from django_experiments.engine.scope import Scope, activate
-from django_experiments.tracking.dispatch import flush_scope, redrive
+from django_experiments.tracking.dispatch import flush_scope, publisher, redrive
 from django_experiments.tracking.models import DeadLetter, OutboxBatch, TrackedEvent
 from django_experiments.tracking.outbox import drain
 from tests.tracking.conftest import (
@@ -46,6 +46,8 @@ def requests_with_events(n: int, offset: int = 0) -> list[str]:
         ids += [e["id"] for e in scope.events]
         flush_scope(scope)
         assert scope.events == []
+    # With a real broker the publish happens on the background thread: wait for it.
+    assert publisher.join()
     return ids
 
 
