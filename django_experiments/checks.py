@@ -15,6 +15,7 @@ ID = "django_experiments.{}"
 
 #: Numeric settings where a negative (or NaN/infinite) value makes no sense.
 NON_NEGATIVE = (
+    "STORE_BUCKETS",
     "DEFINITIONS_TTL",
     "COOKIE_MAX_AGE",
     "TRACKING_DEDUPE_SECONDS",

@@ -28,6 +28,10 @@ DEFAULTS: dict[str, Any] = {
     "STORE": "cache",
     "STORE_ALIAS": "default",
     "STORE_KEY_PREFIX": "glex",
+    # Redis store only: split each experiment's hash into this many small hashes (0: one hash
+    # per experiment). 4096 keeps ~2 million assignments per experiment in Redis's compact
+    # encoding, about half the memory per assignment.
+    "STORE_BUCKETS": 0,
     "DEFAULT_ROLLOUT": "percent",
     # Cross-process freshness bound for definitions edited in the admin, in seconds.
     "DEFINITIONS_TTL": 5.0,
@@ -81,6 +85,7 @@ TYPES: dict[str, tuple[type, ...]] = {
     "STORE": (str,),
     "STORE_ALIAS": (str,),
     "STORE_KEY_PREFIX": (str,),
+    "STORE_BUCKETS": (int,),
     "DEFAULT_ROLLOUT": (str, type),
     "DEFINITIONS_TTL": (int, float),
     "DEFINITIONS_CACHE_ALIAS": (str,),

@@ -7,6 +7,7 @@ falls back to deterministic assignment, so a store failure never reaches the cal
 from __future__ import annotations
 
 import hashlib
+import zlib
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
@@ -114,17 +115,24 @@ def _text(value: Any) -> str | None:
 
 
 class RedisHashStore(Store):
-    """One Redis hash per experiment, field = context key, through django-redis.
+    """Assignments in Redis hashes through django-redis, field = context key.
 
-    One hash per experiment makes "clear this experiment" a single DEL and keeps per-field
-    overhead small (see docs/performance.md for bytes per assignment).
+    By default one hash per experiment (``<prefix>:<experiment>``): "clear this experiment" is
+    one DEL. With ``STORE_BUCKETS = n`` each experiment is split into ``n`` small hashes
+    (``<prefix>:{<experiment>}:<bucket>``) that Redis keeps in its compact listpack encoding
+    while they hold at most ``hash-max-listpack-entries`` (512) fields: about half the memory
+    per assignment for large experiments (docs/performance.md). The braces are a cluster hash
+    tag, so one experiment's buckets share a slot and its scripts stay single-slot.
     """
 
     name = "redis"
 
-    def __init__(self, alias: str | None = None, prefix: str | None = None) -> None:
+    def __init__(
+        self, alias: str | None = None, prefix: str | None = None, buckets: int | None = None
+    ) -> None:
         self.alias = alias or settings.STORE_ALIAS
         self.prefix = prefix or settings.STORE_KEY_PREFIX
+        self.buckets = int(settings.STORE_BUCKETS if buckets is None else buckets)
 
     @property
     def client(self) -> Any:
@@ -132,50 +140,67 @@ class RedisHashStore(Store):
 
         return get_redis_connection(self.alias)
 
-    def hash_key(self, experiment: str) -> str:
-        return f"{self.prefix}:{experiment}"
+    def hash_key(self, experiment: str, key: str = "") -> str:
+        """The hash holding ``key``'s assignment."""
+        if not self.buckets:
+            return f"{self.prefix}:{experiment}"
+        try:
+            # Context keys are uniform hex: their first 8 digits spread them evenly.
+            number = int(key[:8], 16)
+        except ValueError:
+            number = zlib.crc32(key.encode())
+        return f"{self.prefix}:{{{experiment}}}:{number % self.buckets:x}"
+
+    def attrs_key(self, experiment: str) -> str:
+        return f"{self.prefix}:{experiment}:attrs"
 
     def get(self, experiment: str, key: str, migration_keys: Sequence[str] = ()) -> str | None:
-        client = self.client
-        name = self.hash_key(experiment)
         if not migration_keys:
-            return _text(client.hget(name, key))
-        values = client.hmget(name, [key, *migration_keys])
-        current = _text(values[0])
-        for old_key, old_value in zip(migration_keys, values[1:], strict=True):
-            if old_value is None:
-                continue
-            pipe = client.pipeline(transaction=True)
-            if current is None:
-                pipe.hset(name, key, old_value)
-            pipe.hdel(name, old_key)
-            pipe.execute()
-            return current if current is not None else _text(old_value)
-        return current
+            return _text(self.client.hget(self.hash_key(experiment, key), key))
+        return self._script(experiment, key, "", migration_keys)
 
     def set(self, experiment: str, key: str, variant: str) -> None:
-        self.client.hset(self.hash_key(experiment), key, variant)
+        self.client.hset(self.hash_key(experiment, key), key, variant)
 
     def get_or_set(
         self, experiment: str, key: str, variant: str, migration_keys: Sequence[str] = ()
     ) -> str:
         """One round trip for a new and a returning context alike (a Lua script)."""
+        return self._script(experiment, key, variant, migration_keys) or variant
+
+    def _script(
+        self, experiment: str, key: str, variant: str, migration_keys: Sequence[str]
+    ) -> str | None:
+        keys = [self.hash_key(experiment, k) for k in (key, *migration_keys)]
+        args = (len(keys), *keys, key, variant, *migration_keys)
         client = self.client
-        args = (1, self.hash_key(experiment), key, variant, *migration_keys)
         try:
             raw = client.evalsha(_GET_OR_SET_SHA, *args)
         except NoScriptError:
             raw = client.eval(_GET_OR_SET_LUA, *args)
-        return _text(raw) or variant
+        return _text(raw)
 
     def delete(self, experiment: str, key: str) -> None:
-        self.client.hdel(self.hash_key(experiment), key)
+        self.client.hdel(self.hash_key(experiment, key), key)
 
     def clear(self, experiment: str) -> None:
-        self.client.delete(self.hash_key(experiment), self.hash_key(experiment) + ":attrs")
+        client = self.client
+        if not self.buckets:
+            client.delete(self.hash_key(experiment), self.attrs_key(experiment))
+            return
+        client.delete(self.attrs_key(experiment))
+        pattern = f"{self.prefix}:{{{experiment}}}:*"
+        batch: list[Any] = []
+        for name in client.scan_iter(match=pattern, count=1000):
+            batch.append(name)
+            if len(batch) >= 500:
+                client.unlink(*batch)
+                batch = []
+        if batch:
+            client.unlink(*batch)
 
     def increment(self, experiment: str) -> int:
-        return int(self.client.hincrby(self.hash_key(experiment) + ":attrs", COUNTER_FIELD, 1))
+        return int(self.client.hincrby(self.attrs_key(experiment), COUNTER_FIELD, 1))
 
     def migrate(self, moves: Iterable[tuple[str, str, str]]) -> dict[str, str]:
         """All moves in one pipelined round trip, atomically per experiment via a Lua script."""
@@ -187,7 +212,8 @@ class RedisHashStore(Store):
         # blocking SCRIPT EXISTS (and maybe SCRIPT LOAD) round trip before the pipeline itself.
         # The script is a few hundred bytes and Redis caches it by hash after the first call.
         for experiment, old, new in moves:
-            pipe.eval(_MIGRATE_LUA, 1, self.hash_key(experiment), old, new)
+            keys = (self.hash_key(experiment, old), self.hash_key(experiment, new))
+            pipe.eval(_MIGRATE_LUA, 2, *keys, old, new)
         results = pipe.execute()
         return {
             experiment: value
@@ -196,31 +222,38 @@ class RedisHashStore(Store):
         }
 
 
-# HGET the key; else move the first migration key's value to it; else HSET the new variant.
+# KEYS[i] is the hash of the i-th context key: ARGV[1] (the current key), then ARGV[3...]
+# (migration keys). The current key's value wins; else the first migration key's value moves
+# to it; migration keys' entries are deleted either way. With nothing found and ARGV[2] not
+# empty, ARGV[2] is stored (get-or-set).
 _GET_OR_SET_LUA = """
 local current = redis.call('HGET', KEYS[1], ARGV[1])
-if current then return current end
 for i = 3, #ARGV do
-  local old = redis.call('HGET', KEYS[1], ARGV[i])
+  local old = redis.call('HGET', KEYS[i - 1], ARGV[i])
   if old then
-    redis.call('HSET', KEYS[1], ARGV[1], old)
-    redis.call('HDEL', KEYS[1], ARGV[i])
-    return old
+    redis.call('HDEL', KEYS[i - 1], ARGV[i])
+    if not current then
+      current = old
+      redis.call('HSET', KEYS[1], ARGV[1], old)
+    end
   end
 end
+if current then return current end
+if ARGV[2] == '' then return false end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return ARGV[2]
 """
 _GET_OR_SET_SHA = hashlib.sha1(_GET_OR_SET_LUA.encode()).hexdigest()
 
 # Move old → new unless new is already set (the user's own assignment wins); always drop old.
+# KEYS: the hashes of the old and the new key (the same hash without buckets).
 _MIGRATE_LUA = """
 local old = redis.call('HGET', KEYS[1], ARGV[1])
 if not old then return false end
 redis.call('HDEL', KEYS[1], ARGV[1])
-local current = redis.call('HGET', KEYS[1], ARGV[2])
+local current = redis.call('HGET', KEYS[2], ARGV[2])
 if current then return current end
-redis.call('HSET', KEYS[1], ARGV[2], old)
+redis.call('HSET', KEYS[2], ARGV[2], old)
 return old
 """
 
@@ -287,11 +320,13 @@ STORES: dict[str, type[Store]] = {
 
 
 @lru_cache(maxsize=16)
-def _build(spec: str, alias: str, prefix: str) -> Store:
+def _build(spec: str, alias: str, prefix: str, buckets: int = 0) -> Store:
     cls = STORES.get(spec) or import_string(spec)
     if cls is NullStore:
         return NullStore()
-    return cls(alias=alias, prefix=prefix)  # type: ignore[call-arg]
+    if isinstance(cls, type) and issubclass(cls, RedisHashStore):
+        return cls(alias=alias, prefix=prefix, buckets=buckets)
+    return cls(alias=alias, prefix=prefix)
 
 
 _current: list[Any] = [None, None]  # [settings generation, store]
@@ -301,7 +336,9 @@ def get_store() -> Store:
     """The configured store; built once per distinct configuration (settings can change)."""
     generation = settings.generation
     if _current[0] != generation or _current[1] is None:
-        _current[1] = _build(settings.STORE, settings.STORE_ALIAS, settings.STORE_KEY_PREFIX)
+        _current[1] = _build(
+            settings.STORE, settings.STORE_ALIAS, settings.STORE_KEY_PREFIX, settings.STORE_BUCKETS
+        )
         _current[0] = generation
     store: Store = _current[1]
     return store
