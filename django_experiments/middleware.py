@@ -34,6 +34,9 @@ SCOPE_ATTR = "_experiments_scope"
 _INVALID_COOKIE = "invalid_cookie"
 
 
+_UNSET = object()
+
+
 def scope_of(request: Any) -> Scope | None:
     """The request's experiment scope (DRF requests proxy to the Django request)."""
     scope = getattr(request, SCOPE_ATTR, None)
@@ -59,15 +62,29 @@ def _with_default_actor(context: dict[str, Any], user: Any) -> dict[str, Any]:
 class RequestExperiments:
     """``request.experiment(name, variant=None, **context)``: memoised per request."""
 
-    __slots__ = ("request", "scope")
+    __slots__ = ("request", "scope", "_user")
 
     def __init__(self, request: HttpRequest, scope: Scope) -> None:
         self.request = request
         self.scope = scope
+        self._user: Any = _UNSET
+
+    def default_actor(self) -> Any:
+        """The request's user, or None when anonymous; evaluated once per request.
+
+        ``request.user`` is a lazy object: it is only loaded if it becomes the actor, and then
+        only once, not once per experiment.
+        """
+        user = self._user
+        if user is _UNSET:
+            user = getattr(self.request, "user", None)
+            user = self._user = None if is_anonymous_actor(user) else user
+        return user
 
     def __call__(self, name: str, variant: str | None = None, /, **context: Any) -> Experiment:
-        # ``request.user`` is a lazy object: the user is only loaded if it becomes the actor.
-        context = _with_default_actor(context, getattr(self.request, "user", None))
+        if not context:  # the common call: request.experiment("cta")
+            return experiment(name, variant, scope=self.scope, actor=self.default_actor())
+        context = _with_default_actor(context, self.default_actor())
         return experiment(name, variant, scope=self.scope, **context)
 
     async def resolve_async(

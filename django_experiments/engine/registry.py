@@ -109,7 +109,14 @@ def experiment(
         _classes[cache_key] = cls
     if scope is None:
         return cls(name, variant, **context)
-    memo_key = (name, variant, identify(context))
+    if len(context) == 1:
+        # One keyword (actor=...): skip the generic identity's sorting and encoding.
+        [(field, value)] = context.items()
+        if value is not None and type(value) is not str:
+            value = identify(value)
+        memo_key: tuple[Any, ...] = (name, variant, field, value)
+    else:
+        memo_key = (name, variant, identify(context))
     state = scope.memo.get(memo_key)
     if state is None:
         found = cls(name, variant, scope=scope, **context)
