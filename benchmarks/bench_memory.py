@@ -40,13 +40,33 @@ def _index(i: int) -> bytes:
     return b"0" if i % 10 else b"1"
 
 
+STORE_BUCKETS = 4096
+
+
+def _store_layout(buckets: int) -> Callable[[int], tuple[str, bytes, bytes]]:
+    """The real RedisHashStore's key layout (hash name per context key) for ``buckets``."""
+    from django_experiments.engine.stores import RedisHashStore
+
+    store = RedisHashStore(alias="store", prefix="glexbench:mem", buckets=buckets)
+
+    def entry(i: int) -> tuple[str, bytes, bytes]:
+        key = _digest(i).hex()[:32]
+        return store.hash_key(f"ours{buckets}", key), key.encode(), _variant(i).encode()
+
+    return entry
+
+
 def layouts(buckets: int) -> list[Layout]:
     base = "glexbench:mem"
     return [
         Layout(
-            "this project: 1 hash, 32-hex field, variant name",
-            lambda i: (f"{base}:ours", _digest(i).hex()[:32].encode(), _variant(i).encode()),
+            f"this project, STORE_BUCKETS={STORE_BUCKETS}: 32-hex field, variant name",
+            _store_layout(STORE_BUCKETS),
             ours=True,
+        ),
+        Layout(
+            "this project, default (STORE_BUCKETS=0): 1 hash, 32-hex field, variant name",
+            _store_layout(0),
         ),
         Layout(
             "gitlab-experiment: 1 hash, 64-hex field, variant name",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -83,6 +84,7 @@ else:
     }
 
 REDIS_URL = os.environ.get("REDIS_URL")
+CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
     CACHES = {
         "default": {"BACKEND": "django_redis.cache.RedisCache", "LOCATION": REDIS_URL},
@@ -99,7 +101,7 @@ else:
     }
     _store = "cache"
 
-DJANGO_EXPERIMENTS = {
+DJANGO_EXPERIMENTS: dict[str, Any] = {
     "STORE": _store,
     "ALLOW_FORCED_ASSIGNMENT": DEBUG,
     "COOKIE_SECURE": not DEBUG,

@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import threading
-import uuid
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -88,13 +88,26 @@ def validate_name(event: Any) -> str:
     return event
 
 
+def new_event_id() -> str:
+    """A random (version 4) UUID string, as ``str(uuid.uuid4())`` gives, at a third of the cost.
+
+    One per event on the request path; ``uuid.UUID`` validates and normalises its input, which
+    a value built from fresh random bytes does not need.
+    """
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def build_event(
     experiment: Experiment, event: str, value: Any = None, properties: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """One schema event for ``experiment``'s context; raises InvalidEventError on bad input."""
     signature = experiment.context.signature
     data: dict[str, Any] = {
-        "id": str(uuid.uuid4()),
+        "id": new_event_id(),
         "event": validate_name(event),
         "experiment": experiment.name,
         "variant": experiment.assigned.name,

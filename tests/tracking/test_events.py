@@ -222,3 +222,16 @@ def test_outside_a_scope_events_wait_for_the_flush_point(
     assert [[e["event"] for e in b] for b in RecordingSink.batches] == [["assignment", "clicked"]]
     assert flush() == 0
     assert len(RecordingSink.batches) == 1
+
+
+def test_event_ids_are_valid_version_4_uuids() -> None:
+    import uuid
+
+    from django_experiments.tracking.events import new_event_id
+
+    ids = {new_event_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    for value in list(ids)[:200]:
+        parsed = uuid.UUID(value)
+        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
+        assert str(parsed) == value
