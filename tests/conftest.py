@@ -82,6 +82,20 @@ def _fresh_state() -> Iterator[None]:
 
 
 @pytest.fixture
+def dead_cache(settings: Any) -> str:
+    """A django-redis cache alias ("dead") pointing at a port where nothing listens."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "dead": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
+        },
+    }
+    return "dead"
+
+
+@pytest.fixture
 def make_experiment(db: Any) -> Any:
     """Create an experiment with treatments: ``make_experiment("cta", control=1, b=1)``."""
     from django_experiments.models import Experiment, Treatment

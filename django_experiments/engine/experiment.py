@@ -186,19 +186,7 @@ class Experiment:
             raise ValueError("an experiment needs a name")
         base_name, full_name = split_name(requested)
         state = _Resolution(full_name, base_name, Context(full_name, context, scope=scope))
-        # _setup inlined: this runs once per resolution.
-        self.name = full_name
-        self.base_name = base_name
-        self.context = state.context
-        self._state = state
-        self._shared = False
-        self._explicit = variant or None
-        self._assigned = None
-        self._behaviors = {}
-        self._excludes = []
-        self._segments = []
-        self._ran = False
-        self._result = None
+        self._setup(state, variant or None, shared=False)
 
     @classmethod
     def _from_resolution(cls, state: _Resolution, variant: str | None) -> Experiment:

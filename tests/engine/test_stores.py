@@ -199,19 +199,11 @@ def test_control_is_stored(store_kind: str, make_experiment: Any) -> None:
 
 
 @pytest.fixture
-def dead_redis(settings: Any) -> None:
-    settings.CACHES = {
-        **settings.CACHES,
-        "dead": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
-        },
-    }
+def dead_redis(settings: Any, dead_cache: str) -> None:
     settings.DJANGO_EXPERIMENTS = {
         **settings.DJANGO_EXPERIMENTS,
         "STORE": "redis",
-        "STORE_ALIAS": "dead",
+        "STORE_ALIAS": dead_cache,
     }
 
 
