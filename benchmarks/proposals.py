@@ -2,7 +2,9 @@
 
 The engine files belong to other engineers: nothing here is imported by django_experiments.
 Each proposal is a context manager that patches, yields, and restores, so the suite can
-measure the same operation before and after in one run.
+measure the same operation before and after in one run. Proposals the engine has since
+adopted (NullStore fast path, cheap publish/events, executemany database sink) are gone from
+here: the base rows measure them now.
 """
 
 from __future__ import annotations
@@ -25,51 +27,6 @@ def _swap(cls: Any, replacements: dict[str, Any]) -> dict[str, Any]:
     for name in saved:
         setattr(cls, name, replacements[name])
     return saved
-
-
-@contextmanager
-def store_fast_path() -> Iterator[None]:
-    """experiment.py ``_store_get``/``_store_set``: look the store up once, skip a NullStore.
-
-    Today each resolution calls ``get_store()`` twice (three settings reads and an lru_cache
-    call each), and with the null store still derives ``migration_keys`` and calls two no-op
-    methods. The proposal: ``store = self.store`` once, and ``if store.name == "none"`` return
-    before touching keys (the resolution result is the same: NullStore stores nothing).
-    """
-    from django_experiments.engine import experiment as exp_mod
-    from django_experiments.engine.stores import NullStore
-
-    cls = exp_mod.Experiment
-    originals = {name: cls.__dict__.get(name) for name in _STORE_METHODS}
-
-    def store_get(self: Any) -> str | None:
-        if isinstance(_store_of(self), NullStore):
-            return None
-        return originals["_store_get"](self)  # type: ignore[misc]
-
-    def store_set(self: Any, variant: str) -> None:
-        if isinstance(_store_of(self), NullStore):
-            return
-        originals["_store_set"](self, variant)  # type: ignore[misc]
-
-    def store_get_or_set(self: Any, variant: str) -> str | None:
-        if isinstance(_store_of(self), NullStore):
-            return variant
-        return originals["_store_get_or_set"](self, variant)  # type: ignore[misc]
-
-    saved = _swap(
-        cls,
-        {
-            "_store_get": store_get,
-            "_store_set": store_set,
-            "_store_get_or_set": store_get_or_set,
-        },
-    )
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            setattr(cls, name, value)
 
 
 _STORE_METHODS = ("_store_get", "_store_set", "_store_get_or_set")
@@ -138,7 +95,7 @@ def request_store_batching() -> Iterator[None]:
             try:
                 pipe = pending[0][0].client.pipeline(transaction=False)
                 for store, name, key, variant in pending:
-                    pipe.hset(store.hash_key(name), key, variant)
+                    pipe.hset(store.hash_key(name, key), key, variant)
                 pipe.execute()
             except Exception:
                 exp_mod._store_failed("write")
@@ -161,131 +118,8 @@ def request_store_batching() -> Iterator[None]:
         middleware.flush = saved_flush
 
 
-@contextmanager
-def cheap_publish() -> Iterator[None]:
-    """dispatch.py ``publish``: pass ``argsrepr``/``kwargsrepr`` to ``apply_async``.
-
-    Without them Celery builds ``saferepr(kwargs)`` of the whole event batch for the message
-    headers (celery/app/amqp.py ``as_task_v2``) on every publish — on the request path.
-    """
-    from django_experiments.tracking import tasks
-
-    task = tasks.deliver
-
-    class Deliver:
-        def __getattr__(self, name: str) -> Any:
-            return getattr(task, name)
-
-        def apply_async(self, **options: Any) -> Any:
-            events = options.get("kwargs", {}).get("events", ())
-            options.setdefault("argsrepr", "()")
-            options.setdefault("kwargsrepr", f"{{'events': <{len(events)} events>}}")
-            return task.apply_async(**options)
-
-    tasks.deliver = Deliver()  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        tasks.deliver = task
-
-
-@contextmanager
-def cheap_events() -> Iterator[None]:
-    """events.py ``validate_properties``: no JSON dumps+loads round trip for ``{}``.
-
-    Most tracked events carry no properties; the round trip exists to normalise non-empty
-    ones, so an empty dict can be returned as is.
-    """
-    from django_experiments.tracking import events
-
-    saved = events.validate_properties
-
-    def validate(properties: Any) -> dict[str, Any]:
-        if type(properties) is dict and not properties:
-            return {}
-        return saved(properties)
-
-    events.validate_properties = validate
-    try:
-        yield
-    finally:
-        events.validate_properties = saved
-
-
-@contextmanager
-def lean_database_sink() -> Iterator[None]:
-    """sinks.py ``DatabaseSink.send``: one ``executemany`` INSERT … ON CONFLICT DO NOTHING.
-
-    ``bulk_create`` builds a model instance per event and runs the SQL compiler's per-field
-    ``prepare_value`` / ``pre_save`` for every cell; the proposal prepares each column once
-    with ``get_db_prep_save`` and hands the rows to the DB-API cursor (SQLite ≥ 3.24 and
-    PostgreSQL both support ``ON CONFLICT (event_id) DO NOTHING``, keeping redelivery
-    idempotent).
-    """
-    from django.db import connections, router
-    from django.utils import timezone
-
-    from django_experiments.tracking import sinks
-    from django_experiments.tracking.models import TrackedEvent
-
-    saved = sinks.DatabaseSink.send
-    columns = [
-        "event_id",
-        "event",
-        "experiment",
-        "variant",
-        "key",
-        "migration_keys",
-        "value",
-        "properties",
-        "timestamp",
-        "received_at",
-    ]
-
-    def send(self: Any, events: Any) -> None:
-        alias = router.db_for_write(TrackedEvent)
-        connection = connections[alias]
-        fields: list[Any] = [TrackedEvent._meta.get_field(c) for c in columns]
-        now = timezone.now()
-        rows = []
-        for event in events:
-            row = sinks._to_row(event)
-            if row is None:
-                sinks.logger.error("DatabaseSink dropped a malformed event: %r", event)
-                continue
-            row["received_at"] = now
-            rows.append(
-                [
-                    f.get_db_prep_save(row[c], connection)
-                    for f, c in zip(fields, columns, strict=True)
-                ]
-            )
-        if not rows:
-            return
-        qn = connection.ops.quote_name
-        sql = (
-            f"INSERT INTO {qn(TrackedEvent._meta.db_table)} "
-            f"({', '.join(qn(f.column) for f in fields)}) "
-            f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT ({qn('event_id')}) DO NOTHING"
-        )
-        from django.db import transaction
-
-        with transaction.atomic(using=alias), connection.cursor() as cursor:
-            cursor.executemany(sql, rows)
-
-    sinks.DatabaseSink.send = send  # type: ignore[method-assign]
-    try:
-        yield
-    finally:
-        sinks.DatabaseSink.send = saved  # type: ignore[method-assign]
-
-
 PATCHES: dict[str, Callable[[], AbstractContextManager[None]]] = {
-    "store_fast_path": store_fast_path,
     "request_store_batching": request_store_batching,
-    "cheap_publish": cheap_publish,
-    "cheap_events": cheap_events,
-    "lean_database_sink": lean_database_sink,
 }
 
 #: Set in subprocesses (gunicorn, Celery worker) to run them with proposals applied.
