@@ -37,7 +37,7 @@ def test_drain_publishes_what_is_left(tracking_settings: Any) -> None:
         assert pub.submit(batch)
     pub.drain()  # the eager test app delivers inline
     assert sorted(RecordingSink.ids()) == sorted(b[0]["id"] for b in batches)
-    assert pub.queue.unfinished_tasks == 0
+    assert pub.pending() == 0
 
 
 def test_background_publish_with_a_dead_broker_ends_in_the_outbox(tracking_settings: Any) -> None:
