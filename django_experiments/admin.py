@@ -12,7 +12,9 @@ from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.forms.models import BaseInlineFormSet
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
@@ -113,6 +115,7 @@ class ExperimentAdmin(admin.ModelAdmin):
     list_filter = ("status", "client_visible")
     search_fields = ("name", "description", "hypothesis")
     readonly_fields = (
+        "results_link",
         "code_class",
         "share_preview",
         "salt",
@@ -122,7 +125,19 @@ class ExperimentAdmin(admin.ModelAdmin):
         "concluded_at",
     )
     fieldsets = (
-        (None, {"fields": ("name", "status", "winner", "client_visible", "code_class")}),
+        (
+            None,
+            {
+                "fields": (
+                    "name",
+                    "status",
+                    "winner",
+                    "client_visible",
+                    "code_class",
+                    "results_link",
+                )
+            },
+        ),
         (_("Why"), {"fields": ("description", "hypothesis")}),
         (_("Allocation"), {"fields": ("share_preview", "salt")}),
         (
@@ -207,6 +222,37 @@ class ExperimentAdmin(admin.ModelAdmin):
                 "process at once and in every other process within DEFINITIONS_TTL seconds."
             ),
         )
+
+    def get_urls(self) -> list[Any]:
+        view = self.admin_site.admin_view(self.results_view)
+        return [
+            path("<path:object_id>/results/", view, name="django_experiments_experiment_results"),
+            *super().get_urls(),
+        ]
+
+    def results_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        from django_experiments.results import results_for
+
+        experiment = self.get_object(request, object_id)
+        if experiment is None or not self.has_view_permission(request, experiment):
+            raise Http404
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "original": experiment,
+            "title": f"{experiment.name}: results",
+            "results": results_for(experiment),
+        }
+        return TemplateResponse(
+            request, "admin/django_experiments/experiment/results.html", context
+        )
+
+    @admin.display(description=_("Results"))
+    def results_link(self, obj: Experiment) -> str:
+        if obj.pk is None:
+            return "—"
+        url = reverse("admin:django_experiments_experiment_results", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Conversion results of this phase"))
 
     def changeform_view(
         self,

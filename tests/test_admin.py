@@ -302,3 +302,63 @@ def test_treatment_unique_constraint(make_experiment: Any) -> None:
     dup = Treatment(experiment=exp, name="control", weight=1)
     with pytest.raises(ValidationError):
         dup.full_clean()
+
+
+def test_results_page_counts_distinct_contexts_in_the_current_phase(
+    staff: Client, make_experiment: Any
+) -> None:
+    import uuid
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from django_experiments.services import record_change
+    from django_experiments.tracking.models import TrackedEvent
+
+    exp = make_experiment("cta", control=1, candidate=1)
+    phase = record_change(exp.pk)
+    assert phase is not None
+    now = timezone.now()
+
+    def add(event: str, variant: str, key: str, when: Any = None) -> None:
+        TrackedEvent.objects.create(
+            event_id=uuid.uuid4(),
+            event=event,
+            experiment="cta",
+            variant=variant,
+            key=key,
+            timestamp=when or now,
+        )
+
+    for i in range(10):
+        add("assignment", "control", f"c{i}")
+        add("assignment", "candidate", f"t{i}")
+    for i in range(2):
+        add("clicked", "control", f"c{i}")
+    for i in range(5):
+        add("clicked", "candidate", f"t{i}")
+        add("clicked", "candidate", f"t{i}")  # a repeat click counts once
+    add("clicked", "candidate", "old", when=phase.started_at - timedelta(days=1))  # earlier phase
+
+    response = staff.get(reverse("admin:django_experiments_experiment_results", args=[exp.pk]))
+    assert response.status_code == 200
+    results = response.context["results"]
+    assert results.assigned == {"control": 10, "candidate": 10}
+    control, candidate = results.events["clicked"]
+    assert (control.variant, control.converted, control.assigned) == ("control", 2, 10)
+    assert (candidate.variant, candidate.converted, candidate.assigned) == ("candidate", 5, 10)
+    assert candidate.lift is not None and abs(candidate.lift - 1.5) < 1e-9
+    body = response.content.decode()
+    assert "clicked" in body and "50%" in body
+
+
+def test_results_page_of_unknown_experiment_is_404(staff: Client, db: Any) -> None:
+    response = staff.get(reverse("admin:django_experiments_experiment_results", args=[999]))
+    assert response.status_code == 404
+
+
+def test_change_form_links_to_results(staff: Client, make_experiment: Any) -> None:
+    exp = make_experiment("cta")
+    response = staff.get(reverse("admin:django_experiments_experiment_change", args=[exp.pk]))
+    url = reverse("admin:django_experiments_experiment_results", args=[exp.pk])
+    assert url in response.content.decode()
