@@ -73,10 +73,14 @@ def migrate(scope: Scope, user: Any) -> dict[str, str]:
 
 @receiver(user_logged_in, dispatch_uid="django_experiments_login_migration")
 def on_user_logged_in(sender: Any, request: Any = None, user: Any = None, **kwargs: Any) -> None:
-    from django_experiments.middleware import scope_of
+    from django_experiments.middleware import RequestExperiments, scope_of
 
     # test-client login() and logins outside a request have no scope (and no cookie).
     scope = scope_of(request) if request is not None else None
     if scope is None or user is None:
         return
+    helper = getattr(request, "experiment", None)
+    if isinstance(helper, RequestExperiments):
+        # Experiments resolved later in this request are the user's, not the anonymous id's.
+        helper.forget_user()
     migrate(scope, user)

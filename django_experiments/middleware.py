@@ -81,6 +81,10 @@ class RequestExperiments:
             user = self._user = None if is_anonymous_actor(user) else user
         return user
 
+    def forget_user(self) -> None:
+        """The user changed (login during the request): read ``request.user`` again."""
+        self._user = _UNSET
+
     def __call__(self, name: str, variant: str | None = None, /, **context: Any) -> Experiment:
         if not context:  # the common call: request.experiment("cta")
             return experiment(name, variant, scope=self.scope, actor=self.default_actor())

@@ -32,6 +32,7 @@ from django_experiments.engine import definitions
 from django_experiments.engine.context import KEY_LENGTH
 from django_experiments.engine.experiment import Experiment, split_name
 from django_experiments.engine.registry import class_for
+from django_experiments.engine.scope import Scope
 from django_experiments.middleware import scope_of, with_scope
 
 logger = logging.getLogger("django_experiments")
@@ -116,7 +117,15 @@ def _track_visit(request: HttpRequest, name: str, key: str, url: str) -> None:
     so made-up keys cannot grow the store.
     """
     try:
-        exp: Any = class_for(name)(name, scope=scope_of(request), only_assigned=True)
+        # A scope of its own without forced variants: the redirect's query string is the
+        # target URL, and a glex_force inside it must not write an assignment for this key.
+        # Events still land in the request's buffer, which the middleware flushes.
+        request_scope = scope_of(request)
+        scope = Scope(
+            trackable=request_scope.trackable if request_scope is not None else True,
+            events=request_scope.events if request_scope is not None else [],
+        )
+        exp: Any = class_for(name)(name, scope=scope, only_assigned=True)
         exp.context.set_key(key)
         exp.track("visited", url=url)
     except Exception:

@@ -33,6 +33,7 @@ from rest_framework.views import APIView
 from django_experiments.api.throttles import ClientEventsThrottle
 from django_experiments.conf import settings
 from django_experiments.engine import definitions as defs
+from django_experiments.engine.experiment import split_name
 from django_experiments.engine.scope import Scope, activate, current_scope
 from django_experiments.engine.stores import NullStore, get_store
 from django_experiments.tracking.events import InvalidEventError, build_event, emit
@@ -151,13 +152,16 @@ class ClientEventsView(APIView):
         name = item.get("experiment")
         if not isinstance(name, str) or not name:
             raise InvalidEventError('"experiment" must be a non-empty string')
-        definition = defs.get_definition(settings.full_name(name))
+        # Definitions are keyed by the bare name (the admin row's), prefix or not.
+        definition = defs.get_definition(split_name(name)[0])
         if definition is None:
             raise InvalidEventError(f"unknown experiment {name!r}")
         if not definition.client_visible:
             raise InvalidEventError(f"experiment {name!r} is not client-visible")
         claimed = item.get("variant")
-        if claimed is not None and claimed not in definition.by_name:
+        if claimed is not None and (
+            not isinstance(claimed, str) or claimed not in definition.by_name
+        ):
             raise InvalidEventError(f"experiment {name!r} has no variant {claimed!r}")
         user = getattr(request, "user", None)
         actor = user if user is not None and user.is_authenticated else None

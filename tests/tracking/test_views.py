@@ -190,3 +190,40 @@ def test_throttled(client: Client, assigned: str, tracking_settings: Any) -> Non
 
 def test_only_post(client: Client, assigned: str) -> None:
     assert client.get(URL).status_code == 405
+
+
+@pytest.mark.parametrize("variant", [[1], {"a": 1}, 3])
+def test_a_non_string_variant_is_a_400_not_a_500(
+    client: Client, assigned: str, variant: Any
+) -> None:
+    response = post(client, {"events": [{"experiment": "cta", "event": "x", "variant": variant}]})
+    assert response.status_code == 400
+    assert "has no variant" in response.content.decode()
+
+
+def test_events_are_accepted_with_a_name_prefix(
+    client: Client, visible: Any, user: Any, settings: Any
+) -> None:
+    settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "NAME_PREFIX": "pfx"}
+    client.force_login(user)
+    experiment("cta", actor=user).assigned  # noqa: B018 - the page view that assigns
+    response = post(client, {"events": [{"experiment": "cta", "event": "clicked"}]})
+    assert response.status_code == 202, response.content
+    assert response.json() == {"accepted": 1, "ignored": 0}
+    assert TrackedEvent.objects.get(event="clicked").experiment == "pfx_cta"
+
+
+@pytest.mark.urls("tests.urls")
+def test_anonymous_events_count_without_the_middleware(
+    client: Client, visible: Any, settings: Any
+) -> None:
+    settings.MIDDLEWARE = [
+        m for m in settings.MIDDLEWARE if m != "django_experiments.middleware.ExperimentMiddleware"
+    ]
+    # The client API sets the anonymous cookie and stores the visitor's assignment ...
+    page = client.get("/experiments/assignments/?experiments=cta")
+    assert page.status_code == 200, page.content
+    # ... and the events endpoint recognises the same visitor by that cookie.
+    response = post(client, {"events": [{"experiment": "cta", "event": "clicked"}]})
+    assert response.status_code == 202, response.content
+    assert response.json() == {"accepted": 1, "ignored": 0}

@@ -247,3 +247,15 @@ def test_name_prefix_applies_to_the_cookie_name(client: Any, cta: Any, settings:
     # The prefixed cookie is read back: the visitor keeps one anonymous id.
     client.get("/web/page/")
     assert cookie_id(client) == anonymous_id
+
+
+def test_experiments_resolved_after_login_in_the_same_request_are_the_users(
+    client: Any, cta: Any, user: Any
+) -> None:
+    # The view resolves "cta" while anonymous, logs in, then resolves "cta" again.
+    response = _login(client, resolve_before="1", resolve="1")
+    data = response.json()
+    assert data["signature"]["key"] == key_for("cta", {"actor": user})
+    # No throwaway anonymous id was minted for the second resolution.
+    morsel = response.cookies.get(exp_settings.cookie_name)
+    assert morsel is None or morsel.value == ""

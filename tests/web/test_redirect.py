@@ -195,3 +195,25 @@ def test_fuzzed_redirects_never_500(client: Any, cta: Any, path: str, query: str
 
     response = client.get(f"/experiments/r/{quote(path, safe=':')}?{quote(query, safe=':/?=&')}")
     assert response.status_code in (303, 400, 404)
+
+
+def test_glex_force_inside_a_redirect_url_writes_nothing(
+    client: Any, cta: Any, capture: list[dict[str, Any]], store: str, settings: Any
+) -> None:
+    from django_experiments.engine.definitions import get_definition
+    from django_experiments.engine.stores import get_store
+
+    settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "ALLOW_FORCED_ASSIGNMENT": True}
+    definition = get_definition("cta")
+    assert definition is not None
+    made_up = "ab" * 16
+    response = client.get(f"/experiments/r/cta:{made_up}?/landing&glex_force=cta:candidate")
+    assert response.status_code == 303
+    assert get_store().get(definition.store_name, made_up) is None
+    assert capture == []
+    # Nor does it overwrite a real visitor's stored variant.
+    real = "cd" * 16
+    get_store().set(definition.store_name, real, "control")
+    client.get(f"/experiments/r/cta:{real}?/landing&glex_force=cta:candidate")
+    assert get_store().get(definition.store_name, real) == "control"
+    assert [e["variant"] for e in capture if e["event"] == "visited"] == ["control"]

@@ -63,6 +63,8 @@ def login_view(request: HttpRequest) -> JsonResponse:
     )
     if user is None:
         return JsonResponse({"ok": False}, status=403)
+    if request.POST.get("resolve_before"):
+        request.experiment("cta").assigned  # type: ignore[attr-defined]  # noqa: B018
     login(request, user)
     data: dict[str, Any] = {"ok": True}
     if request.POST.get("resolve"):
