@@ -373,12 +373,7 @@ class Experiment:
             rollout = self._rollout()
             if rollout.plain and self._forced() is None:
                 state.enabled = True
-                chosen = self._valid(rollout.resolve(self)) or definition.control
-                stored = self._valid(self._store_get_or_set(chosen))
-                if stored is None:
-                    self._store_set(chosen)
-                    stored = chosen
-                return self._variant(stored)
+                return self._stored_or(rollout.resolve(self))
         if state.stub is None:
             status = definition.status
             if status == CONCLUDED:
@@ -397,12 +392,7 @@ class Experiment:
             self._store_set(forced)
             return self._variant(forced)
         if self._single_trip():
-            chosen = self._valid(self._rollout_choice()) or definition.control
-            stored = self._valid(self._store_get_or_set(chosen))
-            if stored is None:  # a stored variant that no longer exists: reassign
-                self._store_set(chosen)
-                stored = chosen
-            return self._variant(stored)
+            return self._stored_or(self._rollout_choice())
         stored = self._valid(self._store_get())
         if stored is not None:
             return self._variant(stored)
@@ -415,6 +405,17 @@ class Experiment:
         chosen = self._segment() or self._valid(self._rollout_choice()) or definition.control
         self._store_set(chosen)
         return self._variant(chosen)
+
+    def _stored_or(self, choice: str | None) -> Variant:
+        """The stored variant, else ``choice`` (or control) stored now: one store round trip."""
+        definition = self._state.definition
+        assert definition is not None
+        chosen = self._valid(choice) or definition.control
+        stored = self._valid(self._store_get_or_set(chosen))
+        if stored is None:  # a stored variant that no longer exists: reassign
+            self._store_set(chosen)
+            stored = chosen
+        return self._variant(stored)
 
     def _single_trip(self) -> bool:
         """Whether nothing between the store read and the rollout can change the outcome.
