@@ -23,6 +23,7 @@ from django.utils.cache import patch_vary_headers
 
 from django_experiments import cookies, dnt, force
 from django_experiments.conf import settings
+from django_experiments.engine import writebehind
 from django_experiments.engine.context import RESERVED, is_anonymous_actor
 from django_experiments.engine.experiment import Experiment
 from django_experiments.engine.registry import experiment
@@ -162,7 +163,11 @@ def _cookies(request: HttpRequest, response: HttpResponseBase, scope: Scope) -> 
 
 
 def flush(scope: Scope) -> None:
-    """Hand the request's events to the tracking pipeline; a failure there is only logged."""
+    """Hand the request's deferred assignment writes and events on; failures are only logged."""
+    try:
+        writebehind.flush_scope(scope)
+    except Exception:
+        logger.exception("Writing new assignments failed; the response is unaffected")
     try:
         from django_experiments.tracking.dispatch import flush_scope
 

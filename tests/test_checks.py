@@ -71,6 +71,8 @@ def test_e002_unknown_key(settings: Any) -> None:
         {"TRACKING_HTTP_HEADERS": [("a", "b")]},
         {"CONTEXT_KEY_SECRET": 12345},
         {"COOKIE_SECURE": None},
+        {"STORE_WRITE_BEHIND": "off"},
+        {"TRACKING_PUBLISH_LINGER": "0.05"},
     ],
 )
 def test_e003_wrong_type(settings: Any, bad: dict[str, Any]) -> None:
@@ -172,6 +174,8 @@ def test_e010_tracking_sinks(settings: Any) -> None:
         {"TRACKING_RETRY_BACKOFF": -0.5},
         {"TRACKING_HTTP_TIMEOUT": -1},
         {"EVENT_MAX_PROPERTIES_BYTES": -1},
+        {"TRACKING_PUBLISH_LINGER": -0.01},
+        {"TRACKING_PUBLISH_LINGER": float("inf")},
     ],
 )
 def test_e011_negative_numbers(settings: Any, bad: dict[str, Any]) -> None:

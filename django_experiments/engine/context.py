@@ -207,6 +207,11 @@ class Context:
             raise AttributeError(name) from None
 
     @property
+    def sticky_to(self) -> Any:
+        """What the key is derived from instead of the context values (None: the values)."""
+        return self._sticky_to
+
+    @property
     def key(self) -> str:
         if self._key is None:
             source: Any = self.value if self._sticky_to is None else self._sticky_to

@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Protocol
 
 from django_experiments.conf import settings
 from django_experiments.engine import definitions as defs
-from django_experiments.engine import nesting
+from django_experiments.engine import nesting, writebehind
 from django_experiments.engine.context import Context
 from django_experiments.engine.definitions import Variant
 from django_experiments.engine.errors import BehaviorMissingError, ExperimentError
@@ -244,6 +244,9 @@ class Experiment:
     def _store_get(self) -> str | None:
         definition = self.definition
         assert definition is not None
+        fresh = writebehind.fresh_scope(self.context)
+        if fresh is not None:  # first seen in this request: nothing stored but this request's
+            return fresh.fresh.get((definition.store_name, self.context.key))
         try:
             return self._store().get(
                 definition.store_name, self.context.key, self.context.migration_keys
@@ -255,6 +258,9 @@ class Experiment:
     def _store_set(self, variant: str) -> None:
         definition = self.definition
         assert definition is not None
+        fresh = writebehind.fresh_scope(self.context)
+        if fresh is not None:
+            fresh.fresh[(definition.store_name, self.context.key)] = variant
         try:
             self._store().set(definition.store_name, self.context.key, variant)
         except Exception:
@@ -439,6 +445,15 @@ class Experiment:
             store = self._store()
             if type(store) is NullStore:
                 return variant
+            fresh = writebehind.fresh_scope(self.context)
+            if fresh is not None:
+                # Deterministic (the only callers): safe to write after the response.
+                field = (definition.store_name, self.context.key)
+                recorded = fresh.fresh.get(field)
+                if recorded is None:
+                    writebehind.defer(fresh, store, *field, variant)
+                    return variant
+                return recorded
             return store.get_or_set(
                 definition.store_name, self.context.key, variant, self.context.migration_keys
             )

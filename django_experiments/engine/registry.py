@@ -125,3 +125,9 @@ def experiment(
         found._shared = True
         return found
     return cls._from_resolution(state, variant)
+
+
+def forget(scope: Scope, name: str) -> None:
+    """Drop the scope's memoised resolutions of ``name`` (the next call reads the store)."""
+    for memo_key in [k for k in scope.memo if k[0] == name]:
+        del scope.memo[memo_key]

@@ -54,6 +54,11 @@ class Scope:
     events: list[dict[str, Any]] = field(default_factory=list)
     #: ``(experiment, key)`` pairs whose assignment event was already emitted this request.
     assignment_seen: set[tuple[str, str]] = field(default_factory=set)
+    #: Assignments of the visitor first seen in this request, ``{(store name, key): variant}``:
+    #: their reads are answered from here, never from the store (engine/writebehind.py).
+    fresh: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: Of those, the writes deferred to the end of the request: ``(store, name, key, variant)``.
+    deferred: list[tuple[Any, str, str, str]] = field(default_factory=list)
     #: Free-form extras for shells around the engine (middleware, API).
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -46,6 +46,14 @@ class Store:
         self.set(experiment, key, variant)
         return variant
 
+    def put_many(self, entries: Iterable[tuple[str, str, str]]) -> None:
+        """Store each ``(experiment, key, variant)`` unless ``key`` already has a variant.
+
+        The write-behind of fresh visitors' assignments; stores that can batch override it.
+        """
+        for experiment, key, variant in entries:
+            self.get_or_set(experiment, key, variant)
+
     def delete(self, experiment: str, key: str) -> None:
         raise NotImplementedError
 
@@ -89,6 +97,9 @@ class NullStore(Store):
         self, experiment: str, key: str, variant: str, migration_keys: Sequence[str] = ()
     ) -> str:
         return variant
+
+    def put_many(self, entries: Iterable[tuple[str, str, str]]) -> None:
+        pass
 
     def delete(self, experiment: str, key: str) -> None:
         pass
@@ -180,6 +191,22 @@ class RedisHashStore(Store):
             raw = client.eval(_GET_OR_SET_LUA, *args)
         return _text(raw)
 
+    def put_many(self, entries: Iterable[tuple[str, str, str]]) -> None:
+        """One pipelined round trip: HSETNX, or one script per hash for several fields."""
+        grouped: dict[str, list[str]] = {}
+        for experiment, key, variant in entries:
+            grouped.setdefault(self.hash_key(experiment, key), []).extend((key, variant))
+        if not grouped:
+            return
+        pipe = self.client.pipeline(transaction=False)
+        for hash_key, pairs in grouped.items():
+            if len(pairs) == 2:
+                pipe.hsetnx(hash_key, *pairs)
+            else:
+                # One command for many fields: far less client-side packing than N HSETNX.
+                pipe.eval(_PUT_MANY_LUA, 1, hash_key, *pairs)
+        pipe.execute()
+
     def delete(self, experiment: str, key: str) -> None:
         self.client.hdel(self.hash_key(experiment, key), key)
 
@@ -245,6 +272,14 @@ return ARGV[2]
 """
 _GET_OR_SET_SHA = hashlib.sha1(_GET_OR_SET_LUA.encode()).hexdigest()
 
+# HSETNX for each (field, value) pair in ARGV: the first writer of an assignment wins.
+_PUT_MANY_LUA = """
+for i = 1, #ARGV, 2 do
+  redis.call('HSETNX', KEYS[1], ARGV[i], ARGV[i + 1])
+end
+return 0
+"""
+
 # Move old → new unless new is already set (the user's own assignment wins); always drop old.
 # KEYS: the hashes of the old and the new key (the same hash without buckets).
 _MIGRATE_LUA = """
@@ -293,6 +328,11 @@ class CacheStore(Store):
 
     def set(self, experiment: str, key: str, variant: str) -> None:
         self.cache.set(self.entry(experiment, key), variant, None)
+
+    def put_many(self, entries: Iterable[tuple[str, str, str]]) -> None:
+        cache = self.cache
+        for experiment, key, variant in entries:
+            cache.add(self.entry(experiment, key), variant, None)
 
     def delete(self, experiment: str, key: str) -> None:
         self.cache.delete(self.entry(experiment, key))

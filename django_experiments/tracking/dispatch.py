@@ -14,21 +14,17 @@ sink, re-driveable from the admin.
 
 from __future__ import annotations
 
-import atexit
 import logging
-import os
-import queue
 import random
-import threading
-import time
 from collections.abc import Sequence
 from functools import partial
 from typing import Any
 
-from django.db import connections, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from django_experiments.background import BackgroundQueue
 from django_experiments.conf import settings
 from django_experiments.engine.scope import Scope
 from django_experiments.tracking import events as events_mod
@@ -64,9 +60,10 @@ def flush() -> int:
 def ship(batch: Sequence[Event]) -> None:
     """Hand ``batch`` to Celery once the current transaction commits (now if there is none).
 
-    One task per call, unless the batch is larger than ``TRACKING_BATCH_SIZE``. With a real
-    broker and ``TRACKING_BACKGROUND_PUBLISH`` on, the publish itself happens on a background
-    thread, so the request only pays for a queue put.
+    With a real broker and ``TRACKING_BACKGROUND_PUBLISH`` on, the publish itself happens on a
+    background thread, so the request only pays for a queue put; that thread merges what many
+    requests handed over into tasks of up to ``TRACKING_BATCH_SIZE`` events. Otherwise one
+    task per ``TRACKING_BATCH_SIZE`` events, published here.
     """
     size = max(1, int(settings.TRACKING_BATCH_SIZE))
     items = list(batch)
@@ -83,107 +80,33 @@ def handoff(batch: Sequence[Event]) -> None:
     enqueue(batch)
 
 
-class Publisher:
-    """A daemon thread that publishes batches handed over by requests.
+def _publish_all(batches: list[Sequence[Event]]) -> None:
+    """Every queued request's events as few tasks as ``TRACKING_BATCH_SIZE`` allows.
 
-    Publishing to a broker costs hundreds of microseconds (connection checkout, serialisation,
-    a socket write); a request should not wait for it. The queue is bounded: when it is full
-    the request publishes itself (back-pressure, nothing dropped). At interpreter exit the
-    remaining batches are published (or written to the outbox) by :meth:`drain`. A process
-    killed with SIGKILL loses what is still queued: at most ``maxsize`` batches, usually none.
+    A broker publish costs hundreds of microseconds of CPU whatever its size, so under load
+    the publisher sends one task for many requests rather than one per request.
     """
-
-    def __init__(self, maxsize: int = 10_000) -> None:
-        # SimpleQueue: a C-level put costs a fraction of queue.Queue's lock-and-condition put,
-        # which was a visible share of a request's hand-over. Bounding and join() are done
-        # with qsize() and an in-flight count instead.
-        self.maxsize = maxsize
-        self.queue: queue.SimpleQueue[Sequence[Event]] = queue.SimpleQueue()
-        # submitted - done = batches queued or being published (join() waits for 0).
-        self.submitted = 0
-        self.done = 0
-        self.count_lock = threading.Lock()
-        self.lock = threading.Lock()
-        self.thread: threading.Thread | None = None
-        self.pid: int | None = None
-
-    def submit(self, batch: Sequence[Event]) -> bool:
-        """Queue ``batch``; False when the caller must publish it itself."""
-        self._ensure_thread()
-        if self.queue.qsize() >= self.maxsize:
-            return False
-        with self.count_lock:
-            self.submitted += 1
-        self.queue.put(batch)
-        return True
-
-    def _ensure_thread(self) -> None:
-        pid = os.getpid()
-        thread = self.thread
-        if thread is not None and self.pid == pid and thread.is_alive():
-            return
-        with self.lock:
-            if self.thread is not None and self.pid == pid and self.thread.is_alive():
-                return
-            if self.pid != pid:
-                # A forked worker (gunicorn --preload) inherits the parent's queue object but
-                # not its thread: start clean.
-                self.queue = queue.SimpleQueue()
-                self.submitted = self.done = 0
-                atexit.register(self.drain)
-            self.pid = pid
-            self.thread = threading.Thread(
-                target=self._run, name="django-experiments-publisher", daemon=True
-            )
-            self.thread.start()
-
-    def _run(self) -> None:
-        while True:
-            batch = self.queue.get()
-            try:
-                self._publish(batch)
-            finally:
-                with self.count_lock:
-                    self.done += 1
-
-    @staticmethod
-    def _publish(batch: Sequence[Event]) -> None:
+    size = max(1, int(settings.TRACKING_BATCH_SIZE))
+    events = [event for batch in batches for event in batch]
+    for start in range(0, len(events), size):
+        chunk = events[start : start + size]
         try:
-            enqueue(batch)
+            enqueue(chunk)
         except Exception:
             # enqueue() already falls back to the outbox; this is the outbox failing too.
-            logger.exception("Could not publish or store %d tracking events", len(batch))
-        finally:
-            # The outbox write (broker down) opens a DB connection on this long-lived thread;
-            # do not keep it open between batches (it would pin a server connection forever).
-            if threading.current_thread() is not threading.main_thread():
-                connections.close_all()
+            logger.exception("Could not publish or store %d tracking events", len(chunk))
 
-    def pending(self) -> int:
-        with self.count_lock:
-            return self.submitted - self.done
 
-    def join(self, timeout: float = 10.0) -> bool:
-        """Wait until every queued batch is handled (tests, graceful shutdown)."""
-        deadline = time.monotonic() + timeout
-        while self.pending():
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.002)
-        return True
+class Publisher(BackgroundQueue[Sequence[Event]]):
+    """The thread that publishes the batches requests hand over (``TRACKING_PUBLISH_LINGER``)."""
 
-    def drain(self) -> None:
-        """Publish what is left, on the calling thread (registered with atexit)."""
-        while True:
-            try:
-                batch = self.queue.get_nowait()
-            except queue.Empty:
-                return
-            try:
-                self._publish(batch)
-            finally:
-                with self.count_lock:
-                    self.done += 1
+    def __init__(self, maxsize: int = 10_000) -> None:
+        super().__init__(
+            "django-experiments-publisher",
+            _publish_all,
+            linger=lambda: float(settings.TRACKING_PUBLISH_LINGER),
+            maxsize=maxsize,
+        )
 
 
 publisher = Publisher()

@@ -18,6 +18,7 @@ throttled by ``TRACKING_CLIENT_THROTTLE_RATE``.
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -30,9 +31,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from django_experiments import cookies
 from django_experiments.api.throttles import ClientEventsThrottle
 from django_experiments.conf import settings
 from django_experiments.engine import definitions as defs
+from django_experiments.engine import writebehind
 from django_experiments.engine.experiment import split_name
 from django_experiments.engine.scope import Scope, activate, current_scope
 from django_experiments.engine.stores import NullStore, get_store
@@ -169,6 +172,8 @@ class ClientEventsView(APIView):
         # and deterministic resolution is the visitor's actual assignment.
         only_assigned = not isinstance(get_store(), NullStore)
         exp = experiment(name, actor=actor, only_assigned=only_assigned)
+        if only_assigned and actor is None and exp.excluded:
+            exp = _await_fresh_assignment(request, name) or exp
         event = build_event(exp, item.get("event"), item.get("value"), item.get("properties"))  # type: ignore[arg-type]
         if not exp.should_track:
             return None
@@ -177,6 +182,36 @@ class ClientEventsView(APIView):
                 f"variant {claimed!r} is not this visitor's assignment in {name!r}"
             )
         return event
+
+
+#: A cookie younger than this may belong to a page whose assignments are still being written.
+FRESH_COOKIE_SECONDS = 10.0
+#: Waits before re-reading the store for such a visitor (70 ms at most, misses only).
+FRESH_RETRY_DELAYS = (0.0, 0.01, 0.02, 0.04)
+
+
+def _await_fresh_assignment(request: Request, name: str) -> Any:
+    """The visitor's assignment once an in-flight write-behind lands, else None.
+
+    A first page view stores its assignments just after its response (engine/writebehind.py);
+    an event its script sends at once can arrive before that write. Only for a cookie minted
+    seconds ago, so a browser cannot make the endpoint wait on experiments it was never shown.
+    """
+    from django_experiments.engine.registry import experiment, forget
+
+    minted = cookies.age(request._request)
+    scope = current_scope()
+    if minted is None or minted > FRESH_COOKIE_SECONDS or scope is None:
+        return None
+    writebehind.writer.join(timeout=0.1)  # this process's writes
+    for delay in FRESH_RETRY_DELAYS:  # another process's writes
+        if delay:
+            time.sleep(delay)
+        forget(scope, name)
+        exp = experiment(name, actor=None, only_assigned=True)
+        if not exp.excluded:
+            return exp
+    return None
 
 
 def _dnt(request: Request) -> bool:

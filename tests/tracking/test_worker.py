@@ -80,7 +80,8 @@ def test_worker_ships_every_event_once_to_database_and_http(
         collector.wait_for(lambda c: len(c.ids) >= len(ids))
     assert len(ids) == 2 * N == len(set(ids))
     assert sorted(collector.ids) == sorted(ids)
-    assert collector.hits == N  # one task, one POST per request
+    # One POST per task: the publisher merges the requests that queue up while it lingers.
+    assert 1 <= collector.hits <= N
     assert {h["Authorization"] for h in collector.headers} == {"Bearer test-token"}
     assert stored_ids() == sorted(ids)
     clicks = TrackedEvent.objects.filter(event="clicked")
@@ -100,13 +101,15 @@ def test_broker_down_fills_the_outbox_and_draining_delivers_once(
         # Still down: a drain attempt keeps every row.
         assert drain().broker_down is True
     assert elapsed < 0.5 * N, f"a dead broker held requests for {elapsed:.2f}s"
-    assert OutboxBatch.objects.count() == N
+    # The publisher merged queued requests' events: fewer rows than requests, every event once.
+    rows = OutboxBatch.objects.count()
+    assert 1 <= rows <= N
     assert sorted(e["id"] for b in OutboxBatch.objects.all() for e in b.events) == sorted(ids)
 
     live = make_app(redis_broker)
     with use_app(live):
         result = drain()
-    assert (result.drained, result.broker_down, result.remaining) == (N, False, 0)
+    assert (result.drained, result.broker_down, result.remaining) == (rows, False, 0)
     assert OutboxBatch.objects.count() == 0
     with running_worker(live):
         collector.wait_for(lambda c: len(c.ids) >= len(ids))

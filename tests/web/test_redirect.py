@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
+from django_experiments.engine import writebehind
 from django_experiments.engine.context import key_for
 from django_experiments.engine.scope import activate
 from django_experiments.views import redirect_path
@@ -37,6 +38,9 @@ def capture(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 def assigned_key(client: Any, cta: Any) -> tuple[str, str]:
     """A real visitor's context key and variant."""
     data = client.get("/web/page/").json()
+    # A link is followed by a person, long after the page's new assignment was written
+    # (write-behind, engine/writebehind.py).
+    assert writebehind.writer.join()
     anonymous_id = cookie_id(client)
     assert anonymous_id is not None
     return key_for("cta", {"actor": anon(anonymous_id)}), data["variant"]
