@@ -38,6 +38,17 @@ def test_drain_publishes_what_is_left(tracking_settings: Any) -> None:
     pub.drain()  # the eager test app delivers inline
     assert sorted(RecordingSink.ids()) == sorted(b[0]["id"] for b in batches)
     assert pub.pending() == 0
+    # Three requests' batches left as one task: one publish instead of three.
+    assert len(RecordingSink.batches) == 1
+
+
+def test_merged_batches_respect_the_batch_size(tracking_settings: Any) -> None:
+    tracking_settings(TRACKING_SINKS=[RECORDING_SINK], TRACKING_BATCH_SIZE=2)
+    pub = Unstarted(maxsize=10)
+    for _ in range(5):
+        assert pub.submit([event()])
+    pub.drain()
+    assert [len(batch) for batch in RecordingSink.batches] == [2, 2, 1]
 
 
 def test_background_publish_with_a_dead_broker_ends_in_the_outbox(tracking_settings: Any) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -10,6 +12,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from django_experiments import experiment
+from django_experiments.engine import writebehind
+from django_experiments.tracking import views as tracking_views
 from django_experiments.tracking.models import TrackedEvent
 from tests.tracking.conftest import DB_SINK
 
@@ -227,3 +231,32 @@ def test_anonymous_events_count_without_the_middleware(
     response = post(client, {"events": [{"experiment": "cta", "event": "clicked"}]})
     assert response.status_code == 202, response.content
     assert response.json() == {"accepted": 1, "ignored": 0}
+
+
+@pytest.mark.urls("tests.urls")
+def test_an_event_sent_right_after_the_first_page_waits_for_its_assignment(
+    client: Client, visible: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # As if another process's writer stored the page's new assignment 30 ms after its response.
+    def elsewhere(pending: Any) -> bool:
+        threading.Timer(0.03, writebehind.write, [pending]).start()
+        return True
+
+    monkeypatch.setattr(writebehind.writer, "submit", elsewhere)
+    page = client.get("/experiments/assignments/?experiments=cta")
+    assert page.status_code == 200, page.content
+    response = post(client, {"events": [{"experiment": "cta", "event": "clicked"}]})
+    assert response.json() == {"accepted": 1, "ignored": 0}
+
+
+@pytest.mark.urls("tests.urls")
+def test_an_older_cookie_never_waits(
+    client: Client, visible: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writebehind.writer, "submit", lambda pending: True)  # never written
+    monkeypatch.setattr(tracking_views, "FRESH_COOKIE_SECONDS", -1.0)
+    client.get("/experiments/assignments/?experiments=cta")
+    started = time.monotonic()
+    response = post(client, {"events": [{"experiment": "cta", "event": "clicked"}]})
+    assert time.monotonic() - started < 0.05
+    assert response.json() == {"accepted": 0, "ignored": 1}

@@ -1,0 +1,181 @@
+"""Write-behind: a visitor first seen in this request costs no store round trip on its path."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.core.cache import caches
+
+from django_experiments import experiment
+from django_experiments.engine import writebehind
+from django_experiments.engine.context import key_for
+from django_experiments.engine.definitions import get_definition
+from django_experiments.engine.scope import Scope, activate, anonymous_identity
+from django_experiments.engine.stores import CacheStore, RedisHashStore, get_store
+from django_experiments.login import migrate
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """Requests written to any Redis socket (a pipeline is one), from any thread."""
+    from redis.connection import AbstractConnection
+
+    writes: list[int] = []
+    original = AbstractConnection.send_packed_command
+
+    def counting(self: Any, command: Any, check_health: bool = True) -> None:
+        writes.append(1)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+    yield writes
+
+
+@pytest.fixture
+def user(db: Any) -> Any:
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.create_user("ada", password="pw")
+
+
+def stored_for(name: str, actor: Any) -> str | None:
+    definition = get_definition(name)
+    assert definition is not None
+    return get_store().get(definition.store_name, key_for(name, {"actor": actor}))
+
+
+def fresh_visit(*names: str) -> tuple[Scope, dict[str, str]]:
+    """A first page view: the scope mints the anonymous id, as the middleware's does."""
+    scope = Scope()
+    with activate(scope):
+        variants = {name: experiment(name, actor=None).assigned.name for name in names}
+    assert scope.new_anonymous_id is not None
+    return scope, variants
+
+
+def test_new_visitor_resolves_without_a_round_trip_and_is_written_after(
+    redis_store: Any, make_experiment: Any, round_trips: list[int]
+) -> None:
+    for name in ("one", "two", "three"):
+        make_experiment(name, control=1, b=1)
+    get_store().client.ping()  # connect before counting
+    round_trips.clear()
+
+    scope, variants = fresh_visit("one", "two", "three")
+
+    assert round_trips == []  # nothing can be stored for an id minted in this request
+    assert len(scope.deferred) == 3
+    actor = anonymous_identity(scope.new_anonymous_id or "")
+    assert stored_for("one", actor) is None  # not yet: after the response
+    round_trips.clear()
+
+    writebehind.flush_scope(scope)
+    assert writebehind.writer.join()
+    assert scope.deferred == []
+    assert len(round_trips) == 1  # three experiments, one pipeline
+    assert {name: stored_for(name, actor) for name in variants} == variants
+
+
+def test_the_same_request_reads_its_own_new_assignments(
+    redis_store: Any, make_experiment: Any, round_trips: list[int]
+) -> None:
+    make_experiment("cta", control=1, b=1)
+    get_store().client.ping()
+    round_trips.clear()
+    scope, variants = fresh_visit("cta")
+    with activate(scope):
+        # A second instance that skips the memo (only_assigned) and an explicit read.
+        again = experiment("cta", actor=None, only_assigned=True)
+        assert again.assigned.name == variants["cta"]
+        assert not again.excluded
+    assert round_trips == []
+
+
+def test_a_returning_visitor_reads_and_writes_at_once(
+    redis_store: Any, make_experiment: Any
+) -> None:
+    make_experiment("cta", control=1, b=1)
+    scope = Scope(anonymous_id="a" * 32)
+    with activate(scope):
+        variant = experiment("cta", actor=None).assigned.name
+    assert scope.deferred == []
+    assert stored_for("cta", anonymous_identity("a" * 32)) == variant
+
+
+def test_other_contexts_are_not_deferred(redis_store: Any, make_experiment: Any) -> None:
+    make_experiment("cta", control=1, b=1)
+    scope = Scope()
+    with activate(scope):
+        experiment("cta", actor=None, sticky_to="account:7").assigned  # noqa: B018
+        experiment("cta", actor="user-1").assigned  # noqa: B018
+    assert scope.deferred == []
+
+
+def test_setting_off_writes_at_response_end_in_one_round_trip(
+    redis_store: Any, make_experiment: Any, round_trips: list[int], settings: Any
+) -> None:
+    settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "STORE_WRITE_BEHIND": False}
+    for name in ("one", "two"):
+        make_experiment(name, control=1, b=1)
+    get_store().client.ping()
+    round_trips.clear()
+    scope, variants = fresh_visit("one", "two")
+    writebehind.flush_scope(scope)
+    # Written on this thread, before flush_scope returned: no join needed.
+    assert len(round_trips) == 1
+    actor = anonymous_identity(scope.new_anonymous_id or "")
+    assert {name: stored_for(name, actor) for name in variants} == variants
+
+
+@pytest.mark.parametrize("backend", ["redis", "cache"])
+def test_put_many_never_overwrites(backend: str, redis_store: Any) -> None:
+    store = RedisHashStore(alias="redis") if backend == "redis" else CacheStore(alias="default")
+    store.set("cta", "k1", "candidate")
+    store.put_many([("cta", "k1", "control"), ("cta", "k2", "control"), ("other", "k1", "b")])
+    assert store.get("cta", "k1") == "candidate"  # the first writer wins
+    assert store.get("cta", "k2") == "control"
+    assert store.get("other", "k1") == "b"
+    caches["default"].clear()
+
+
+def test_put_many_uses_one_command_per_hash(redis_store: Any) -> None:
+    store = RedisHashStore(alias="redis", buckets=0)
+    store.put_many([("cta", f"k{i}", "control") for i in range(50)] + [("x", "k", "b")])
+    assert redis_store.hlen("glex:cta") == 50
+    assert redis_store.hget("glex:x", "k") == b"b"
+
+
+def test_login_in_the_first_request_moves_the_deferred_assignment(
+    redis_store: Any, make_experiment: Any, user: Any
+) -> None:
+    make_experiment("cta", control=1, b=1)
+    scope, variants = fresh_visit("cta")
+    moved = migrate(scope, user)  # written first, then migrated, in the same request
+    assert moved == {get_definition("cta").store_name: variants["cta"]}  # type: ignore[union-attr]
+    assert stored_for("cta", user) == variants["cta"]
+    assert scope.deferred == []
+
+
+def test_a_dead_store_loses_nothing_that_cannot_be_derived_again(
+    make_experiment: Any, dead_cache: str, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.DJANGO_EXPERIMENTS = {
+        **settings.DJANGO_EXPERIMENTS,
+        "STORE": "redis",
+        "STORE_ALIAS": dead_cache,
+    }
+    make_experiment("cta", control=1, b=1)
+    scope, variants = fresh_visit("cta")
+    with caplog.at_level(logging.WARNING, logger="django_experiments"):
+        writebehind.flush_scope(scope)  # never raises
+        assert writebehind.writer.join()
+    assert "Writing 1 new assignment(s) to the redis store failed" in caplog.text
+    # The visitor's next request, store still down, derives the same deterministic variant.
+    returning = Scope(anonymous_id=scope.new_anonymous_id)
+    with activate(returning):
+        assert experiment("cta", actor=None).assigned.name == variants["cta"]
