@@ -12,10 +12,6 @@ django.setup()
 
 app = Celery("benchmarks")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-# Benchmark-only: BENCH_PROPOSALS=name,... runs this worker with scratch engine patches.
-from benchmarks.proposals import apply_from_env  # noqa: E402
-
-apply_from_env()
 
 # The shared tasks of django_experiments.tracking.tasks bind to this app.
 app.autodiscover_tasks(["django_experiments.tracking"])

@@ -82,12 +82,8 @@ def run_all(quick: bool, sections: list[str], output: Path | None, command: str)
         "full-stack figures are the median of alternating wrk runs. Every call uses a new "
         "context (fresh actor id) unless the row says otherwise. Round trips are counted on "
         "the client (one per request written to the Redis socket: a pipeline is one). Rows "
-        "marked `4*` are diagnosis rows, or measure the one remaining scratch patch "
-        "(benchmarks/proposals.py `request_store_batching`, monkeypatched for the benchmark "
-        "only) described under the findings; the engine itself is unchanged. The earlier "
-        "scratch proposals (NullStore fast path, cheap publish and events, executemany "
-        "database sink, background publish) are now in the engine, so the base rows measure "
-        "them."
+        "marked `4*` are information rows beside the budget row: a hand-written floor, a "
+        "returning visitor, and a diagnosis without a store."
     )
     if output is not None:
         write_markdown(output, report, machine.describe(_redis_client()), command, method)

@@ -133,8 +133,15 @@ class BackgroundQueue(Generic[T]):
             time.sleep(0.002)
         return True
 
-    def drain(self) -> None:
-        """Handle what is left, on the calling thread (registered with atexit)."""
+    def drain(self, timeout: float = 2.0) -> None:
+        """Handle what is left (registered with atexit).
+
+        The thread, if alive, gets ``timeout`` seconds to finish what it holds; what is
+        still queued after that is handled on the calling thread.
+        """
+        thread = self.thread
+        if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            self.join(timeout)
         while True:
             items = self._take(self.max_items)
             if not items:

@@ -28,7 +28,7 @@ def main() -> int:
         if not Experiment.objects.filter(name=name).exists():
             fixtures.create_experiment(name, [("control", 50), ("candidate", 50)])
     fixtures.warm()
-    result = {"ok": True, "reason": ""}
+    result: dict[str, object] = {"ok": True, "reason": ""}
     try:
         response = Client().get("/bench/experiments/")
         if response.status_code != 200:
@@ -37,6 +37,10 @@ def main() -> int:
             result = {"ok": False, "reason": "middleware binds no experiment scope"}
         elif not response.cookies:
             result = {"ok": False, "reason": "middleware set no anonymous actor cookie"}
+        else:
+            # A returning visitor for wrk: this visitor's cookie, assignments already stored.
+            [morsel] = response.cookies.values()
+            result["cookie"] = f"{morsel.key}={morsel.value}"
         plain = Client().get("/bench/plain/")
         if result["ok"] and plain.status_code != 200:
             result = {"ok": False, "reason": f"plain page answered {plain.status_code}"}

@@ -7,4 +7,5 @@ from benchmarks.stack import views
 urlpatterns = [
     path("bench/plain/", views.plain),
     path("bench/experiments/", views.with_experiments),
+    path("bench/floor/", views.floor),
 ]
