@@ -88,6 +88,32 @@ def test_database_sink_is_idempotent_on_event_id() -> None:
     assert (row.migration_keys, row.value, row.variant) == (["m" * 32], None, "candidate")
 
 
+def test_database_sink_stores_every_column_as_sent() -> None:
+    sent = event(
+        value=2.5,
+        properties={"plan": "pro", "n": [1, 2]},
+        migration_keys=["m" * 32],
+        timestamp="2026-01-02T03:04:05.678901+00:00",
+    )
+    before = dj_timezone.now()
+    DatabaseSink().send([sent])
+    row = TrackedEvent.objects.get()
+    assert str(row.event_id) == sent["id"]
+    assert (row.event, row.experiment, row.variant, row.key) == (
+        "clicked",
+        "cta",
+        "candidate",
+        "k" * 32,
+    )
+    assert (row.value, row.properties, row.migration_keys) == (
+        2.5,
+        {"plan": "pro", "n": [1, 2]},
+        ["m" * 32],
+    )
+    assert row.timestamp == datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=timezone.utc)
+    assert before <= row.received_at <= dj_timezone.now()
+
+
 def test_database_sink_drops_malformed_events_but_keeps_the_rest(caplog: Any) -> None:
     good = event()
     DatabaseSink().send([{"id": "not-a-uuid"}, good, {"nonsense": True}])
