@@ -4,7 +4,7 @@ Request path: inside a bound scope, ``exp.track()`` k times, then ``flush_scope(
 middleware does at response end — eager off, a real broker (RabbitMQ on 127.0.0.1), the batch
 published as one ``deliver`` task by the engine's background publisher thread
 (``TRACKING_BACKGROUND_PUBLISH``). Each repeat runs its requests back to back and then waits
-for the publisher (``dispatch.publisher.join()``); the next repeat starts only after that.
+for the publisher (``dispatch.publisher.flush()``); the next repeat starts only after that.
 Two figures per event come out:
 
 (a) request-thread cost: the request thread's own CPU time (``thread_time``) for track × k +
@@ -228,7 +228,7 @@ def run(report: Report, plan: Plan, quick: bool) -> None:
     report.notes.append(
         f"Section 5 request path: {request_calls} requests per repeat, back to back, for "
         f"k = 1 and 10 events per request; median of {plan.repeats} repeats. After each "
-        "repeat the harness waits for dispatch.publisher.join(); the next repeat starts only "
+        "repeat the harness waits for dispatch.publisher.flush(); the next repeat starts only "
         "after it. (a) 'request-thread cost' is the request thread's own CPU time "
         "(time.thread_time) for exp.track() × k + flush_scope(), which with the background "
         "publisher ends at a queue put; the join is outside it, and so are the publisher "
@@ -336,7 +336,7 @@ def _worker_rate(app: Any, queue: str, template: dict[str, Any], total: int) -> 
 
 def _settle(dispatch: Any) -> None:
     """Wait until the background publisher has handled every queued batch."""
-    if not dispatch.publisher.join(timeout=JOIN_TIMEOUT):
+    if not dispatch.publisher.flush(timeout=JOIN_TIMEOUT):
         raise RuntimeError(f"the background publisher did not drain within {JOIN_TIMEOUT:g} s")
 
 

@@ -61,6 +61,8 @@ class BackgroundQueue(Generic[T]):
         self.lock = threading.Lock()
         self.thread: threading.Thread | None = None
         self.pid: int | None = None
+        # Set by flush() to cut the linger short.
+        self.wake = threading.Event()
 
     def submit(self, item: T) -> bool:
         """Queue ``item``; False when the caller must handle it itself."""
@@ -94,8 +96,9 @@ class BackgroundQueue(Generic[T]):
         while True:
             first = self.queue.get()
             linger = self.linger()
-            if linger > 0:
-                time.sleep(linger)
+            if linger > 0 and not self.wake.is_set():
+                self.wake.wait(linger)
+            self.wake.clear()
             self._handle([first, *self._take(self.max_items - 1)])
 
     def _take(self, limit: int) -> list[T]:
@@ -132,6 +135,11 @@ class BackgroundQueue(Generic[T]):
                 return False
             time.sleep(0.002)
         return True
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Handle what is queued now, without waiting out the linger; True when done."""
+        self.wake.set()
+        return self.join(timeout)
 
     def drain(self, timeout: float = 2.0) -> None:
         """Handle what is left (registered with atexit).

@@ -57,7 +57,7 @@ def migrate(scope: Scope, user: Any) -> dict[str, str]:
     # them first so that the migration below finds them. An earlier request's may still be
     # queued in this process's writer.
     writebehind.write_now(scope)
-    writebehind.writer.join(timeout=0.1)
+    writebehind.writer.flush(timeout=0.1)
     # From here on the request belongs to the user: later resolutions carry the anonymous
     # key as a migration key, no new cookie is written, and the old one is deleted.
     scope.previous_anonymous_id = anonymous_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 import pytest
 
@@ -82,3 +83,13 @@ def test_a_forked_process_starts_clean() -> None:
     assert bg.join()
     assert handled == [1, 2]
     assert bg.pending() == 0
+
+
+def test_flush_cuts_the_linger_short() -> None:
+    handled: list[int] = []
+    bg = BackgroundQueue("test-flush", handled.extend, linger=lambda: 30.0)
+    assert bg.submit(1)
+    started = time.monotonic()
+    assert bg.flush(timeout=5)
+    assert time.monotonic() - started < 1.0
+    assert handled == [1]

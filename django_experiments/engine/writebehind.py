@@ -28,9 +28,10 @@ logger = logging.getLogger("django_experiments")
 #: ``(store, experiment store name, context key, variant)``
 Pending = tuple[Store, str, str, str]
 
-#: How long the writer waits for other requests' writes to join a round: short, because the
-#: visitor's next request (an XHR, the next page) should usually find its assignment stored.
-LINGER_SECONDS = 0.005
+#: How long the writer waits for other requests' writes to join a round. Longer rounds cost
+#: less CPU per write (docs/performance.md); short enough that the visitor's next page usually
+#: finds its assignment stored, and the client events endpoint waits out the rest.
+LINGER_SECONDS = 0.05
 
 
 def fresh_scope(context: Any) -> Scope | None:

@@ -6,7 +6,7 @@ Everything else is importable from here::
 
     from django_experiments.testing import (
         EventCapture, assert_excludes, assert_registers_behavior, assert_segments,
-        expect_tracked, stub_experiments,
+        expect_tracked, settle, stub_experiments,
     )
 
 See docs/testing.md.
@@ -26,6 +26,7 @@ from django_experiments.testing.assertions import (
     expect_not_tracked,
     expect_tracked,
 )
+from django_experiments.testing.background import settle
 from django_experiments.testing.events import CapturedEvent, EventCapture
 from django_experiments.testing.registry import isolated_registry
 from django_experiments.testing.stubs import Stub, StubStore, active_stubs, stub_experiments
@@ -38,6 +39,7 @@ __all__ = [
     "StubStore",
     "TrackExpectation",
     "active_stubs",
+    "settle",
     "assert_excludes",
     "assert_not_excludes",
     "assert_not_registers_behavior",

@@ -186,8 +186,9 @@ class ClientEventsView(APIView):
 
 #: A cookie younger than this may belong to a page whose assignments are still being written.
 FRESH_COOKIE_SECONDS = 10.0
-#: Waits before re-reading the store for such a visitor (70 ms at most, misses only).
-FRESH_RETRY_DELAYS = (0.0, 0.01, 0.02, 0.04)
+#: Waits before re-reading the store for such a visitor (misses only): together longer than
+#: the write-behind's linger (engine/writebehind.py LINGER_SECONDS) plus a round trip.
+FRESH_RETRY_DELAYS = (0.0, 0.02, 0.04, 0.08)
 
 
 def _await_fresh_assignment(request: Request, name: str) -> Any:
@@ -203,7 +204,7 @@ def _await_fresh_assignment(request: Request, name: str) -> Any:
     scope = current_scope()
     if minted is None or minted > FRESH_COOKIE_SECONDS or scope is None:
         return None
-    writebehind.writer.join(timeout=0.1)  # this process's writes
+    writebehind.writer.flush(timeout=0.1)  # this process's writes
     for delay in FRESH_RETRY_DELAYS:  # another process's writes
         if delay:
             time.sleep(delay)

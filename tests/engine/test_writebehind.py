@@ -75,7 +75,7 @@ def test_new_visitor_resolves_without_a_round_trip_and_is_written_after(
     round_trips.clear()
 
     writebehind.flush_scope(scope)
-    assert writebehind.writer.join()
+    assert writebehind.writer.flush()
     assert scope.deferred == []
     assert len(round_trips) == 1  # three experiments, one pipeline
     assert {name: stored_for(name, actor) for name in variants} == variants
@@ -173,7 +173,7 @@ def test_a_dead_store_loses_nothing_that_cannot_be_derived_again(
     scope, variants = fresh_visit("cta")
     with caplog.at_level(logging.WARNING, logger="django_experiments"):
         writebehind.flush_scope(scope)  # never raises
-        assert writebehind.writer.join()
+        assert writebehind.writer.flush()
     assert "Writing 1 new assignment(s) to the redis store failed" in caplog.text
     # The visitor's next request, store still down, derives the same deterministic variant.
     returning = Scope(anonymous_id=scope.new_anonymous_id)

@@ -59,7 +59,7 @@ def test_background_publish_with_a_dead_broker_ends_in_the_outbox(tracking_setti
             scope = Scope(events=[event()])
             ids.append(scope.events[0]["id"])
             flush_scope(scope)
-        assert publisher.join()
+        assert publisher.flush()
     assert sorted(e["id"] for b in OutboxBatch.objects.all() for e in b.events) == sorted(ids)
 
 

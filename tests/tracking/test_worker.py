@@ -47,7 +47,7 @@ def requests_with_events(n: int, offset: int = 0) -> list[str]:
         flush_scope(scope)
         assert scope.events == []
     # With a real broker the publish happens on the background thread: wait for it.
-    assert publisher.join()
+    assert publisher.flush()
     return ids
 
 

@@ -59,7 +59,7 @@ def stored(name: str, actor: Any) -> str | None:
     definition = get_definition(name)
     assert definition is not None
     # A new visitor's assignments are written just after the response (write-behind).
-    assert writebehind.writer.join()
+    assert writebehind.writer.flush()
     return get_store().get(
         definition.store_name, key_for(exp_settings.full_name(name), {"actor": actor})
     )

@@ -40,7 +40,7 @@ def assigned_key(client: Any, cta: Any) -> tuple[str, str]:
     data = client.get("/web/page/").json()
     # A link is followed by a person, long after the page's new assignment was written
     # (write-behind, engine/writebehind.py).
-    assert writebehind.writer.join()
+    assert writebehind.writer.flush()
     anonymous_id = cookie_id(client)
     assert anonymous_id is not None
     return key_for("cta", {"actor": anon(anonymous_id)}), data["variant"]
