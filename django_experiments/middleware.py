@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from functools import wraps
+from functools import partial, wraps
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
@@ -23,7 +23,7 @@ from django.utils.cache import patch_vary_headers
 
 from django_experiments import cookies, dnt, force
 from django_experiments.conf import settings
-from django_experiments.engine import writebehind
+from django_experiments.engine import prefetch, writebehind
 from django_experiments.engine.context import RESERVED, is_anonymous_actor
 from django_experiments.engine.experiment import Experiment
 from django_experiments.engine.registry import experiment
@@ -128,12 +128,19 @@ def begin(request: HttpRequest) -> Scope:
     )
     if invalid:
         scope.extra[_INVALID_COOKIE] = True
+    # Read when the first store access happens (the URL is resolved by then).
+    scope.route_of = partial(_route, request)
     helper = RequestExperiments(request, scope)
     setattr(request, SCOPE_ATTR, scope)
     # setattr: HttpRequest has no such attributes in django-stubs; they are ours to add.
     setattr(request, "experiment", helper)  # noqa: B010
     setattr(request, "aexperiment", helper.resolve_async)  # noqa: B010
     return scope
+
+
+def _route(request: HttpRequest) -> str | None:
+    match = getattr(request, "resolver_match", None)
+    return None if match is None else f"{request.method} {match.route}"
 
 
 def _check_force(scope: Scope, request: HttpRequest) -> None:
@@ -166,6 +173,7 @@ def flush(scope: Scope) -> None:
     """Hand the request's deferred assignment writes and events on; failures are only logged."""
     try:
         writebehind.flush_scope(scope)
+        prefetch.learn(scope)
     except Exception:
         logger.exception("Writing new assignments failed; the response is unaffected")
     try:

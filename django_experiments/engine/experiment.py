@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Protocol
 
 from django_experiments.conf import settings
 from django_experiments.engine import definitions as defs
-from django_experiments.engine import nesting, writebehind
+from django_experiments.engine import nesting, prefetch, writebehind
 from django_experiments.engine.context import Context
 from django_experiments.engine.definitions import Variant
 from django_experiments.engine.errors import BehaviorMissingError, ExperimentError
@@ -244,10 +244,18 @@ class Experiment:
     def _store_get(self) -> str | None:
         definition = self.definition
         assert definition is not None
-        fresh = writebehind.fresh_scope(self.context)
+        context = self.context
+        fresh = writebehind.fresh_scope(context)
         if fresh is not None:  # first seen in this request: nothing stored but this request's
-            return fresh.fresh.get((definition.store_name, self.context.key))
+            return fresh.known.get((definition.store_name, context.key))
         try:
+            scope = context.scope
+            if self._state.stub is None and prefetch.eligible(scope, context):
+                assert scope is not None
+                field = (definition.store_name, context.key)
+                known = prefetch.lookup(scope, context, self._store(), field)
+                if known is not prefetch.UNKNOWN:
+                    return known
             return self._store().get(
                 definition.store_name, self.context.key, self.context.migration_keys
             )
@@ -258,9 +266,10 @@ class Experiment:
     def _store_set(self, variant: str) -> None:
         definition = self.definition
         assert definition is not None
-        fresh = writebehind.fresh_scope(self.context)
-        if fresh is not None:
-            fresh.fresh[(definition.store_name, self.context.key)] = variant
+        scope = self.context.scope
+        if scope is not None:
+            # Later reads in this request must see the write (they may be answered from here).
+            scope.known[(definition.store_name, self.context.key)] = variant
         try:
             self._store().set(definition.store_name, self.context.key, variant)
         except Exception:
@@ -445,17 +454,30 @@ class Experiment:
             store = self._store()
             if type(store) is NullStore:
                 return variant
-            fresh = writebehind.fresh_scope(self.context)
+            context = self.context
+            fresh = writebehind.fresh_scope(context)
             if fresh is not None:
+                fresh.store_names.add(context.experiment_name)  # the route's prefetch learns
                 # Deterministic (the only callers): safe to write after the response.
-                field = (definition.store_name, self.context.key)
-                recorded = fresh.fresh.get(field)
+                field = (definition.store_name, context.key)
+                recorded = fresh.known.get(field)
                 if recorded is None:
                     writebehind.defer(fresh, store, *field, variant)
                     return variant
                 return recorded
+            scope = context.scope
+            if prefetch.eligible(scope, context):
+                assert scope is not None
+                field = (definition.store_name, context.key)
+                known = prefetch.lookup(scope, context, store, field)
+                if isinstance(known, str):
+                    return known
+                # Absent or not prefetched: the store decides (first writer wins).
+                stored = store.get_or_set(*field, variant)
+                scope.known[field] = stored
+                return stored
             return store.get_or_set(
-                definition.store_name, self.context.key, variant, self.context.migration_keys
+                definition.store_name, context.key, variant, context.migration_keys
             )
         except Exception:
             _store_failed("read")

@@ -54,11 +54,20 @@ class Scope:
     events: list[dict[str, Any]] = field(default_factory=list)
     #: ``(experiment, key)`` pairs whose assignment event was already emitted this request.
     assignment_seen: set[tuple[str, str]] = field(default_factory=set)
-    #: Assignments of the visitor first seen in this request, ``{(store name, key): variant}``:
-    #: their reads are answered from here, never from the store (engine/writebehind.py).
-    fresh: dict[tuple[str, str], str] = field(default_factory=dict)
-    #: Of those, the writes deferred to the end of the request: ``(store, name, key, variant)``.
+    #: What this request knows the store holds, ``{(store name, key): variant or None}``
+    #: (None: known to be absent): the visitor first seen in this request's assignments
+    #: (engine/writebehind.py) and what the route's prefetch read (engine/prefetch.py).
+    known: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    #: Writes deferred to the end of the request: ``(store, name, key, variant)``.
     deferred: list[tuple[Any, str, str, str]] = field(default_factory=list)
+    #: Where the request's experiments are resolved (the URL route), read lazily through
+    #: ``route_of`` by the prefetch; None outside requests.
+    route_of: Any = None
+    #: Whether the prefetch already ran (at most once per scope).
+    prefetched: bool = False
+    #: Full names of the experiments this request resolved through the store for its actor:
+    #: what the prefetch learns for the route at the end of the request.
+    store_names: set[str] = field(default_factory=set)
     #: Free-form extras for shells around the engine (middleware, API).
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -46,6 +46,13 @@ class Store:
         self.set(experiment, key, variant)
         return variant
 
+    def get_many(self, fields: Sequence[tuple[str, str]]) -> list[str | None]:
+        """The stored variant (or None) of each ``(experiment, key)``, in order.
+
+        The returning visitor's prefetch; stores that can do it in one round trip override it.
+        """
+        return [self.get(experiment, key) for experiment, key in fields]
+
     def put_many(self, entries: Iterable[tuple[str, str, str]]) -> None:
         """Store each ``(experiment, key, variant)`` unless ``key`` already has a variant.
 
@@ -191,6 +198,13 @@ class RedisHashStore(Store):
             raw = client.eval(_GET_OR_SET_LUA, *args)
         return _text(raw)
 
+    def get_many(self, fields: Sequence[tuple[str, str]]) -> list[str | None]:
+        """One pipelined round trip of HGETs."""
+        pipe = self.client.pipeline(transaction=False)
+        for experiment, key in fields:
+            pipe.hget(self.hash_key(experiment, key), key)
+        return [_text(raw) for raw in pipe.execute()]
+
     def put_many(self, entries: Iterable[tuple[str, str, str]]) -> None:
         """One pipelined round trip: HSETNX, or one script per hash for several fields."""
         grouped: dict[str, list[str]] = {}
@@ -328,6 +342,11 @@ class CacheStore(Store):
 
     def set(self, experiment: str, key: str, variant: str) -> None:
         self.cache.set(self.entry(experiment, key), variant, None)
+
+    def get_many(self, fields: Sequence[tuple[str, str]]) -> list[str | None]:
+        entries = [self.entry(experiment, key) for experiment, key in fields]
+        found = self.cache.get_many(entries)
+        return [_text(found.get(entry)) for entry in entries]
 
     def put_many(self, entries: Iterable[tuple[str, str, str]]) -> None:
         cache = self.cache

@@ -47,7 +47,7 @@ def fresh_scope(context: Any) -> Scope | None:
 
 
 def defer(scope: Scope, store: Store, name: str, key: str, variant: str) -> None:
-    scope.fresh[(name, key)] = variant
+    scope.known[(name, key)] = variant
     scope.deferred.append((store, name, key, variant))
 
 
