@@ -157,6 +157,7 @@ def run(report: Report, plan: Plan) -> dict[str, Timing]:
             )
         )
 
+    _request_rows(report, redis)
     row("miss", miss, results["miss"], results["floor_miss"], 2, False)
     row("hit", hit, results["hit"], results["floor_hit"], 1, True)
     row("repeat in same request", again, results["repeat"], None, 0, True)
@@ -167,3 +168,70 @@ def run(report: Report, plan: Plan) -> dict[str, Timing]:
         "'cmds' is the server-side INFO commandstats delta per resolution (all clients)."
     )
     return results
+
+
+REQUEST_EXPERIMENTS = tuple(f"req_{i}" for i in range(1, 6))
+REQUESTS = 200
+
+
+def _request_rows(report: Report, redis: Any) -> None:
+    """Round trips per request for a page resolving 5 experiments, as the middleware runs it.
+
+    A new visitor (anonymous id minted in the request): nothing can be stored, no read, the
+    writes leave after the response (engine/writebehind.py). A returning visitor on a route
+    the process has seen: one prefetch round trip for all five (engine/prefetch.py).
+    """
+    from benchmarks import fixtures
+    from django_experiments.engine import prefetch, writebehind
+
+    for name in REQUEST_EXPERIMENTS:
+        if name not in fixtures.running_names():
+            fixtures.create_experiment(name, [("control", 50), ("candidate", 50)])
+    fixtures.warm()
+    prefetch.forget()
+
+    def page(scope: Scope) -> Scope:
+        with activate(scope):
+            for name in REQUEST_EXPERIMENTS:
+                experiment(name, actor=None).assigned  # noqa: B018
+        return scope
+
+    with store("redis"):
+        redis.ping()
+        # New visitors: count the request path, then what the write-behind sends afterwards.
+        scopes = [Scope(route_of="GET bench/") for _ in range(REQUESTS)]
+        before = round_trips()
+        for scope in scopes:
+            page(scope)
+        on_path = round_trips() - before
+        for scope in scopes:
+            writebehind.flush_scope(scope)
+            prefetch.learn(scope)
+        before = round_trips()
+        writebehind.writer.flush()
+        behind = round_trips() - before
+        # The same visitors again, now returning (their cookie is read, not minted).
+        before = round_trips()
+        for scope in scopes:
+            page(Scope(anonymous_id=scope.new_anonymous_id, route_of="GET bench/"))
+        returning = round_trips() - before
+    report.add(
+        Row(
+            "2",
+            f"page of {len(REQUEST_EXPERIMENTS)} experiments, new visitor: round trips / request "
+            "on the request path",
+            f"{on_path / REQUESTS:.2f} RTT",
+            f"written after the response: {behind} pipeline(s) for {REQUESTS} requests",
+            budget="(info)",
+        )
+    )
+    report.add(
+        Row(
+            "2",
+            f"page of {len(REQUEST_EXPERIMENTS)} experiments, returning visitor on a known "
+            "route: round trips / request",
+            f"{returning / REQUESTS:.2f} RTT",
+            f"without the prefetch: {len(REQUEST_EXPERIMENTS)} (one per experiment)",
+            budget="(info)",
+        )
+    )

@@ -211,7 +211,7 @@ def run(report: Report, quick: bool, rtt_us: float | None = None) -> dict[str, W
     )
     info = (
         ("floor", "  floor: the same work hand-written (user, uuid4, signed cookie, 5 HMACs)"),
-        ("returning", "  returning visitor (cookie sent): 5 stored assignments, 1 round trip each"),
+        ("returning", "  returning visitor (cookie sent): 5 stored assignments, 1 prefetch trip"),
         ("nostore", "  same page, STORE 'none' (engine cost without Redis; diagnosis only)"),
     )
     for page, label in info:
@@ -282,7 +282,8 @@ def _finding(results: dict[str, WrkResult], cores: int, rtt_us: float | None) ->
             "many requests), not a round trip on the request path "
             f"(`{profiling.where(Experiment._store_get_or_set)}`).",
             f"- A returning visitor (cookie sent) costs ~{returning_us:.0f} µs per request "
-            f"({ratio(returning.rps, plain.rps)}): its {EXPERIMENTS} assignments are read with "
-            f"one round trip each{rtt}, the at-most-one-per-experiment the design allows.",
+            f"({ratio(returning.rps, plain.rps)}): its {EXPERIMENTS} stored assignments are read "
+            f"in one pipelined round trip{rtt}, learned from the route's earlier requests "
+            "(engine/prefetch.py), on the request path.",
         ]
     )
