@@ -209,6 +209,7 @@ def _await_fresh_assignment(request: Request, name: str) -> Any:
         if delay:
             time.sleep(delay)
         forget(scope, name)
+        scope.known.clear()  # a prefetched "absent" is what is being waited out
         exp = experiment(name, actor=None, only_assigned=True)
         if not exp.excluded:
             return exp

@@ -260,3 +260,31 @@ def test_an_older_cookie_never_waits(
     response = post(client, {"events": [{"experiment": "cta", "event": "clicked"}]})
     assert time.monotonic() - started < 0.05
     assert response.json() == {"accepted": 0, "ignored": 1}
+
+
+@pytest.mark.urls("tests.urls")
+def test_an_event_waits_out_a_prefetched_absence(
+    client: Client, visible: Any, make_experiment: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django.urls import resolve
+
+    from django_experiments.engine import prefetch
+    from django_experiments.engine.scope import Scope
+
+    other = make_experiment("banner")
+    other.client_visible = True
+    other.save()
+    # The events route already learned both experiments: its first store access prefetches
+    # them, and finds this visitor's "cta" absent while the page's write is still in flight.
+    learned = Scope(route_of=f"POST {resolve(URL).route}")
+    learned.store_names.update({"cta", "banner"})
+    prefetch.learn(learned)
+
+    def elsewhere(pending: Any) -> bool:
+        threading.Timer(0.03, writebehind.write, [pending]).start()
+        return True
+
+    monkeypatch.setattr(writebehind.writer, "submit", elsewhere)
+    client.get("/experiments/assignments/?experiments=cta")
+    response = post(client, {"events": [{"experiment": "cta", "event": "clicked"}]})
+    assert response.json() == {"accepted": 1, "ignored": 0}
