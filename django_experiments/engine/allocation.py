@@ -16,6 +16,7 @@ import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 SLOTS = 10_000
 
@@ -128,8 +129,18 @@ def lookup_table(ranges: Iterable[Range], order: Sequence[str]) -> bytes:
 
 def slot_for(salt: bytes, key: str) -> int:
     """The context's slot: a keyed hash of the context key under the experiment's salt."""
-    digest = hashlib.blake2b(key.encode(), key=salt[:64], digest_size=8).digest()
-    return int.from_bytes(digest, "big") % SLOTS
+    keyed = _keyed.get(salt)
+    if keyed is None:
+        if len(_keyed) > 4096:  # salts change on re-randomise only: never grow unbounded
+            _keyed.clear()
+        keyed = _keyed[salt] = hashlib.blake2b(key=salt[:64], digest_size=8)
+    # Copying a keyed state skips the key block's compression that a new keyed hash pays.
+    hasher = keyed.copy()
+    hasher.update(key.encode())
+    return int.from_bytes(hasher.digest(), "big") % SLOTS
+
+
+_keyed: dict[bytes, Any] = {}
 
 
 def validate_ranges(ranges: object) -> list[Range]:

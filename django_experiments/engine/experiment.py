@@ -241,6 +241,12 @@ class Experiment:
             store = state.store = self.store
         return store
 
+    def _null_store(self) -> bool:
+        try:
+            return type(self._store()) is NullStore
+        except Exception:  # a store that cannot be built fails (and is logged) where it is used
+            return False
+
     def _store_get(self) -> str | None:
         definition = self.definition
         assert definition is not None
@@ -388,6 +394,8 @@ class Experiment:
             rollout = self._rollout()
             if rollout.plain and self._forced() is None:
                 state.enabled = True
+                if self._null_store():  # nothing sticks: the table decides
+                    return self._variant(rollout.resolve(self))
                 return self._stored_or(rollout.resolve(self))
         if state.stub is None:
             status = definition.status

@@ -257,3 +257,16 @@ def test_validate_ranges_accepts_stored_json() -> None:
         (0, 5000, "a"),
         (5000, 10000, "b"),
     ]
+
+
+def test_slot_for_is_the_keyed_blake2b_of_the_key() -> None:
+    # The cached keyed state must give exactly the one-shot keyed hash: slots (and so
+    # deterministic assignments) may not change with the optimisation.
+    import hashlib
+
+    for salt in (b"s", b"x" * 80, b""):
+        for key in ("k", "0123abcd" * 4):
+            digest = hashlib.blake2b(key.encode(), key=salt[:64], digest_size=8).digest()
+            expected = int.from_bytes(digest, "big") % allocation.SLOTS
+            assert allocation.slot_for(salt, key) == expected
+            assert allocation.slot_for(salt, key) == expected  # cached state reused
