@@ -15,6 +15,7 @@ stickiness and first-writer-wins are unchanged.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from collections import OrderedDict
@@ -107,6 +108,13 @@ def learn(scope: Scope) -> None:
         return
     route = _route(scope)
     if route is None:
+        return
+    known = _hints.get(route)
+    if known is not None and scope.store_names.issubset(known):
+        # The usual case once a route is learned: nothing new, so no lock; one C-level
+        # OrderedDict call is atomic under the GIL.
+        with contextlib.suppress(KeyError):  # evicted meanwhile: learned again next time
+            _hints.move_to_end(route)
         return
     with _lock:
         known = _hints.get(route, ())

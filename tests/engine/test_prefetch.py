@@ -154,3 +154,17 @@ def test_get_many_reads_in_order(backend: str, redis_store: Any) -> None:
         None,
         "control",
     ]
+
+
+def test_a_route_in_use_is_not_the_one_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(prefetch, "MAX_ROUTES", 3)
+
+    def serve(route: str) -> None:
+        scope = Scope(route_of=route)
+        scope.store_names.update({"a", "b"})
+        prefetch.learn(scope)
+
+    for route in ("GET a/", "GET b/", "GET c/", "GET a/", "GET d/"):
+        serve(route)  # "a" served again (nothing new to learn) before "d" arrives
+    assert prefetch.hint("GET a/") == ("a", "b")
+    assert prefetch.hint("GET b/") == ()
