@@ -97,6 +97,16 @@ def dead_cache(settings: Any) -> str:
 
 
 @pytest.fixture
+def dead_redis(settings: Any, dead_cache: str) -> None:
+    """The Redis store, on the dead alias: every store call fails."""
+    settings.DJANGO_EXPERIMENTS = {
+        **settings.DJANGO_EXPERIMENTS,
+        "STORE": "redis",
+        "STORE_ALIAS": dead_cache,
+    }
+
+
+@pytest.fixture
 def make_experiment(db: Any) -> Any:
     """Create an experiment with treatments: ``make_experiment("cta", control=1, b=1)``."""
     from django_experiments.models import Experiment, Treatment

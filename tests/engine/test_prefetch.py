@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,21 +17,6 @@ pytestmark = pytest.mark.django_db
 
 NAMES = ("one", "two", "three")
 VISITOR = "f" * 32
-
-
-@pytest.fixture
-def round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    from redis.connection import AbstractConnection
-
-    writes: list[int] = []
-    original = AbstractConnection.send_packed_command
-
-    def counting(self: Any, command: Any, check_health: bool = True) -> None:
-        writes.append(1)
-        return original(self, command, check_health)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
-    yield writes
 
 
 @pytest.fixture
@@ -116,13 +100,8 @@ def test_only_experiments_that_read_the_store_are_fetched(
 
 
 def test_a_dead_store_falls_back_to_deterministic(
-    three: None, dead_cache: str, settings: Any, caplog: pytest.LogCaptureFixture
+    three: None, dead_redis: None, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings.DJANGO_EXPERIMENTS = {
-        **settings.DJANGO_EXPERIMENTS,
-        "STORE": "redis",
-        "STORE_ALIAS": dead_cache,
-    }
     with caplog.at_level(logging.WARNING, logger="django_experiments"):
         first = visit()
         second = visit()  # prefetch fails, each resolution fails, all deterministic

@@ -198,15 +198,6 @@ def test_control_is_stored(store_kind: str, make_experiment: Any) -> None:
 # --- Redis unreachable -------------------------------------------------------------------
 
 
-@pytest.fixture
-def dead_redis(settings: Any, dead_cache: str) -> None:
-    settings.DJANGO_EXPERIMENTS = {
-        **settings.DJANGO_EXPERIMENTS,
-        "STORE": "redis",
-        "STORE_ALIAS": dead_cache,
-    }
-
-
 def test_unreachable_redis_gives_deterministic_assignment(
     dead_redis: None, make_experiment: Any, caplog: pytest.LogCaptureFixture
 ) -> None:

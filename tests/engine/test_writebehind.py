@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -18,22 +17,6 @@ from django_experiments.engine.stores import CacheStore, RedisHashStore, get_sto
 from django_experiments.login import migrate
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Requests written to any Redis socket (a pipeline is one), from any thread."""
-    from redis.connection import AbstractConnection
-
-    writes: list[int] = []
-    original = AbstractConnection.send_packed_command
-
-    def counting(self: Any, command: Any, check_health: bool = True) -> None:
-        writes.append(1)
-        return original(self, command, check_health)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
-    yield writes
 
 
 @pytest.fixture
@@ -162,13 +145,8 @@ def test_login_in_the_first_request_moves_the_deferred_assignment(
 
 
 def test_a_dead_store_loses_nothing_that_cannot_be_derived_again(
-    make_experiment: Any, dead_cache: str, settings: Any, caplog: pytest.LogCaptureFixture
+    make_experiment: Any, dead_redis: None, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings.DJANGO_EXPERIMENTS = {
-        **settings.DJANGO_EXPERIMENTS,
-        "STORE": "redis",
-        "STORE_ALIAS": dead_cache,
-    }
     make_experiment("cta", control=1, b=1)
     scope, variants = fresh_visit("cta")
     with caplog.at_level(logging.WARNING, logger="django_experiments"):
