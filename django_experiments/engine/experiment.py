@@ -251,12 +251,14 @@ class Experiment:
         definition = self.definition
         assert definition is not None
         context = self.context
-        fresh = writebehind.fresh_scope(context)
+        # A stub (testing) has a store of its own: the shortcuts below are for the real one.
+        real = self._state.stub is None
+        fresh = writebehind.fresh_scope(context) if real else None
         if fresh is not None:  # first seen in this request: nothing stored but this request's
             return fresh.known.get((definition.store_name, context.key))
         try:
             scope = context.scope
-            if self._state.stub is None and prefetch.eligible(scope, context):
+            if real and prefetch.eligible(scope, context):
                 assert scope is not None
                 field = (definition.store_name, context.key)
                 known = prefetch.lookup(scope, context, self._store(), field)
@@ -273,7 +275,7 @@ class Experiment:
         definition = self.definition
         assert definition is not None
         scope = self.context.scope
-        if scope is not None:
+        if scope is not None and self._state.stub is None:
             # Later reads in this request must see the write (they may be answered from here).
             scope.known[(definition.store_name, self.context.key)] = variant
         try:
