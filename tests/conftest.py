@@ -129,3 +129,19 @@ def make_experiment(db: Any) -> Any:
         return exp
 
     return make
+
+
+@pytest.fixture
+def round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
+    """Requests written to any Redis socket (a pipeline is one), from any thread."""
+    from redis.connection import AbstractConnection
+
+    writes: list[int] = []
+    original = AbstractConnection.send_packed_command
+
+    def counting(self: Any, command: Any, check_health: bool = True) -> None:
+        writes.append(1)
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+    yield writes

@@ -77,7 +77,9 @@ def handoff(batch: Sequence[Event]) -> None:
     """Publish ``batch`` in the background when allowed, else right here."""
     if settings.TRACKING_BACKGROUND_PUBLISH and not _is_eager() and publisher.submit(batch):
         return
-    enqueue(batch)
+    batch = events_mod.first_in_window(batch)
+    if batch:
+        enqueue(batch)
 
 
 def _publish_all(batches: list[Sequence[Event]]) -> None:
@@ -87,7 +89,7 @@ def _publish_all(batches: list[Sequence[Event]]) -> None:
     the publisher sends one task for many requests rather than one per request.
     """
     size = max(1, int(settings.TRACKING_BATCH_SIZE))
-    events = [event for batch in batches for event in batch]
+    events = events_mod.first_in_window([event for batch in batches for event in batch])
     for start in range(0, len(events), size):
         chunk = events[start : start + size]
         try:

@@ -17,6 +17,7 @@ import logging
 import math
 import os
 import threading
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -135,10 +136,13 @@ def emit(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def emit_assignment(experiment: Experiment) -> dict[str, Any] | None:
-    """The assignment event, at most once per (experiment, context key) per scope, and at most
-    once per (experiment, context key, variant) per ``TRACKING_DEDUPE_SECONDS`` across scopes.
+    """The assignment event, at most once per (experiment, context key) per scope.
 
-    The caller (``Experiment.publish``) has already checked ``should_track``.
+    Across scopes, at most once per (experiment, context key, variant) per
+    ``TRACKING_DEDUPE_SECONDS``: that check runs where the batch leaves the process
+    (:func:`first_in_window`), one cache round trip per batch rather than one per experiment
+    on the request path. The caller (``Experiment.publish``) has already checked
+    ``should_track``.
     """
     scope = experiment.context.scope
     if scope is not None:
@@ -146,30 +150,63 @@ def emit_assignment(experiment: Experiment) -> dict[str, Any] | None:
         if seen in scope.assignment_seen:
             return None
         scope.assignment_seen.add(seen)
-    if not _first_in_window(experiment):
-        return None
     return emit(build_event(experiment, ASSIGNMENT))
 
 
-def dedupe_key(experiment: Experiment) -> str:
+def dedupe_key(event: Mapping[str, Any]) -> str:
     # The variant is part of the key: a context that moves to another variant (a forced
     # assignment, a new phase) gets a fresh assignment event for it.
-    return f"{DEDUPE_PREFIX}:{experiment.name}:{experiment.context.key}:{experiment.assigned.name}"
+    return f"{DEDUPE_PREFIX}:{event['experiment']}:{event['key']}:{event['variant']}"
 
 
-def _first_in_window(experiment: Experiment) -> bool:
+def first_in_window(batch: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``batch`` without the assignment events already sent within the dedupe window.
+
+    Called where events leave the process (the background publisher, or the hand-over when
+    publishing inline). A dead cache keeps every event: at-least-once means a duplicate is the
+    lesser harm (consumers can collapse assignments per key).
+    """
     window = settings.TRACKING_DEDUPE_SECONDS
     if not window or window <= 0:
-        return True
+        return list(batch)
+    positions = [i for i, event in enumerate(batch) if event.get("event") == ASSIGNMENT]
+    if not positions:
+        return list(batch)
     alias = settings.TRACKING_DEDUPE_CACHE_ALIAS or settings.STORE_ALIAS
     try:
-        # add() is atomic on Redis/memcached: of concurrent requests exactly one wins.
-        return bool(caches[alias].add(dedupe_key(experiment), 1, window))
+        firsts = _add_many(alias, [dedupe_key(batch[i]) for i in positions], int(window))
     except Exception:
-        # A dead cache must not drop events: at-least-once means a duplicate is the lesser harm
-        # (consumers can collapse assignments per key).
         logger.debug("Assignment dedupe cache unavailable; emitting", exc_info=True)
-        return True
+        return list(batch)
+    repeated = {i for i, first in zip(positions, firsts, strict=True) if not first}
+    return [event for i, event in enumerate(batch) if i not in repeated]
+
+
+def _add_many(alias: str, keys: list[str], timeout: int) -> list[bool]:
+    """``cache.add`` for each key (True: added now, i.e. first in the window), in order.
+
+    On django-redis's default client, one pipeline of ``SET NX EX`` (a value ``add`` would
+    have written, under the key ``add`` would have used); on other caches, ``add`` per key.
+    """
+    cache = caches[alias]
+    client = _django_redis_client(cache)
+    if client is None:
+        return [bool(cache.add(key, 1, timeout)) for key in keys]
+    pipe = client.get_client(write=True).pipeline(transaction=False)
+    for key in keys:
+        pipe.set(client.make_key(key), client.encode(1), nx=True, ex=timeout)
+    return [bool(added) for added in pipe.execute()]
+
+
+def _django_redis_client(cache: Any) -> Any:
+    try:
+        from django_redis.client import DefaultClient
+    except ImportError:  # pragma: no cover - django-redis is a dependency
+        return None
+    client: Any = getattr(cache, "client", None)
+    if type(client) is not DefaultClient:  # sharded / herd clients: the generic path
+        return None
+    return client
 
 
 def take_pending() -> list[dict[str, Any]]:

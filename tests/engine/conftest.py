@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
 
 import pytest
 
@@ -51,19 +50,3 @@ def _engine_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(experiment_module, "_store_warned_at", -1e9)
     monkeypatch.setattr(experiment_module, "_rollouts", {})
     yield
-
-
-@pytest.fixture
-def round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """Requests written to any Redis socket (a pipeline is one), from any thread."""
-    from redis.connection import AbstractConnection
-
-    writes: list[int] = []
-    original = AbstractConnection.send_packed_command
-
-    def counting(self: Any, command: Any, check_health: bool = True) -> None:
-        writes.append(1)
-        return original(self, command, check_health)
-
-    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
-    yield writes

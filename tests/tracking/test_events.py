@@ -100,56 +100,98 @@ def test_assignment_once_per_request_for_the_same_key(make_experiment: Any, sett
     assert len({e["key"] for e in assignments}) == 2
 
 
-def test_assignment_dedupe_window_across_requests(make_experiment: Any, settings: Any) -> None:
-    settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "TRACKING_DEDUPE_SECONDS": 3600}
-    make_experiment("cta")
-    seen = []
-    for _ in range(3):
-        with activate(Scope()) as scope:
-            experiment("cta", actor="a").run()
-        seen.append(len(scope.events))
-    assert seen == [1, 0, 0]
-    # The window lives in the cache: once it expires (here: cleared) the next one is tracked.
-    caches["default"].clear()
+def shipped_assignments(*scopes: Scope) -> list[dict[str, Any]]:
+    """Hand each request's events over as its flush does once the transaction commits (eager
+    Celery delivers inline); what reached the sink."""
+    from django_experiments.tracking.dispatch import handoff
+
+    RecordingSink.batches.clear()
+    for scope in scopes:
+        handoff(scope.events)
+    return [e for batch in RecordingSink.batches for e in batch if e["event"] == "assignment"]
+
+
+def request(*actors: str, variant: str | None = None) -> Scope:
     with activate(Scope()) as scope:
-        experiment("cta", actor="a").run()
-    assert len(scope.events) == 1
+        for actor in actors:
+            experiment("cta", variant, actor=actor).run()
+    return scope
 
 
-def test_dedupe_window_is_per_variant(make_experiment: Any, settings: Any) -> None:
-    settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "TRACKING_DEDUPE_SECONDS": 3600}
-    make_experiment("cta")
-    with activate(Scope()) as scope:
-        first = experiment("cta", actor="a")
-        first.run()
-    other = "candidate" if first.assigned.name == "control" else "control"
-    with activate(Scope()) as scope:
-        experiment("cta", other, actor="a").run()
-    assert [e["variant"] for e in scope.events] == [other]
-
-
-def test_dedupe_window_zero_tracks_every_request(make_experiment: Any, settings: Any) -> None:
-    settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "TRACKING_DEDUPE_SECONDS": 0}
-    make_experiment("cta")
-    counts = []
-    for _ in range(3):
-        with activate(Scope()) as scope:
-            experiment("cta", actor="a").run()
-        counts.append(len(scope.events))
-    assert counts == [1, 1, 1]
-
-
-def test_a_dead_dedupe_cache_emits_rather_than_drops(
-    make_experiment: Any, settings: Any, dead_cache: str
+def test_assignment_dedupe_window_across_requests(
+    make_experiment: Any, tracking_settings: Any
 ) -> None:
-    settings.DJANGO_EXPERIMENTS = {
-        **settings.DJANGO_EXPERIMENTS,
-        "TRACKING_DEDUPE_CACHE_ALIAS": dead_cache,
-    }
+    tracking_settings(TRACKING_DEDUPE_SECONDS=3600, TRACKING_SINKS=[RECORDING_SINK])
     make_experiment("cta")
-    with activate(Scope()) as scope:
-        experiment("cta", actor="a").run()
-    assert len(scope.events) == 1
+    # The window is applied where events leave the process, not on the request path: every
+    # request buffers its assignment event ...
+    scopes = [request("a") for _ in range(3)]
+    assert [len(scope.events) for scope in scopes] == [1, 1, 1]
+    # ... and only the first in the window is shipped.
+    assert [len(shipped_assignments(scope)) for scope in scopes] == [1, 0, 0]
+    # The window lives in the cache: once it expires (here: cleared) the next one is shipped.
+    caches["default"].clear()
+    assert len(shipped_assignments(request("a"))) == 1
+
+
+def test_repeats_merged_into_one_batch_are_dropped_too(
+    make_experiment: Any, tracking_settings: Any
+) -> None:
+    from django_experiments.tracking.dispatch import _publish_all
+
+    tracking_settings(TRACKING_DEDUPE_SECONDS=3600, TRACKING_SINKS=[RECORDING_SINK])
+    make_experiment("cta")
+    RecordingSink.batches.clear()
+    # What the background publisher does with three requests' batches queued together.
+    _publish_all([request("a").events, request("a").events, request("b").events])
+    shipped = [e for batch in RecordingSink.batches for e in batch]
+    assert sorted(e["key"] for e in shipped) == sorted({e["key"] for e in shipped})
+    assert len(shipped) == 2
+
+
+def test_dedupe_window_is_per_variant(make_experiment: Any, tracking_settings: Any) -> None:
+    tracking_settings(TRACKING_DEDUPE_SECONDS=3600, TRACKING_SINKS=[RECORDING_SINK])
+    make_experiment("cta")
+    first = request("a")
+    assert len(shipped_assignments(first)) == 1
+    other = "candidate" if first.events[0]["variant"] == "control" else "control"
+    assert [e["variant"] for e in shipped_assignments(request("a", variant=other))] == [other]
+
+
+def test_dedupe_window_zero_ships_every_request(
+    make_experiment: Any, tracking_settings: Any
+) -> None:
+    tracking_settings(TRACKING_DEDUPE_SECONDS=0, TRACKING_SINKS=[RECORDING_SINK])
+    make_experiment("cta")
+    assert [len(shipped_assignments(request("a"))) for _ in range(3)] == [1, 1, 1]
+
+
+def test_dedupe_window_on_redis_is_one_round_trip_per_batch(
+    make_experiment: Any, tracking_settings: Any, redis_store: Any, round_trips: list[int]
+) -> None:
+    tracking_settings(
+        TRACKING_DEDUPE_SECONDS=3600,
+        TRACKING_DEDUPE_CACHE_ALIAS="redis",
+        TRACKING_SINKS=[RECORDING_SINK],
+    )
+    make_experiment("cta")
+    batch = [*request("a", "b", "c").events, *request("a").events]
+    round_trips.clear()
+    kept = events_mod.first_in_window(batch)
+    assert len(round_trips) == 1
+    assert [e["key"] for e in kept] == [e["key"] for e in batch[:3]]
+    # The keys are the ones cache.add() would use: the generic path agrees.
+    assert caches["redis"].add(events_mod.dedupe_key(batch[0]), 1, 60) is False
+    assert events_mod.first_in_window(batch[:1]) == []
+
+
+def test_a_dead_dedupe_cache_ships_rather_than_drops(
+    make_experiment: Any, tracking_settings: Any, dead_cache: str
+) -> None:
+    tracking_settings(TRACKING_DEDUPE_CACHE_ALIAS=dead_cache, TRACKING_SINKS=[RECORDING_SINK])
+    make_experiment("cta")
+    assert len(shipped_assignments(request("a"))) == 1
+    assert len(shipped_assignments(request("a"))) == 1
 
 
 @pytest.mark.parametrize(
