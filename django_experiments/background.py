@@ -51,46 +51,55 @@ class BackgroundQueue(Generic[T]):
         self.linger = linger
         self.maxsize = maxsize
         self.max_items = max_items
+        self.thread: threading.Thread | None = None
+        self.pid: int | None = None
+        self._exit_registered = False
+        self._reset()
+        # A forked child (gunicorn --preload) inherits the queue and the locks, possibly held
+        # by a thread that does not exist there: rebuild them, start clean.
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
         # SimpleQueue: a C-level put costs a fraction of queue.Queue's lock-and-condition put.
-        # Bounding and join() use qsize() and an in-flight count instead.
+        # Bounding and join() use qsize() and counters instead.
         self.queue: queue.SimpleQueue[T] = queue.SimpleQueue()
-        # submitted - done = items queued or being handled (join() waits for 0).
+        # Items are handled in submission order: ``done >= n`` means the first n are handled.
         self.submitted = 0
         self.done = 0
         self.count_lock = threading.Lock()
         self.lock = threading.Lock()
-        self.thread: threading.Thread | None = None
-        self.pid: int | None = None
         # Set by flush() to cut the linger short.
         self.wake = threading.Event()
+        self.thread = None
+        self.pid = os.getpid()
 
     def submit(self, item: T) -> bool:
         """Queue ``item``; False when the caller must handle it itself."""
-        self._ensure_thread()
-        if self.queue.qsize() >= self.maxsize:
+        if self.queue.qsize() >= self.maxsize or not self._ensure_thread():
             return False
         with self.count_lock:
             self.submitted += 1
         self.queue.put(item)
         return True
 
-    def _ensure_thread(self) -> None:
-        pid = os.getpid()
+    def _ensure_thread(self) -> bool:
+        """Whether the thread runs (starting it if needed); False when it cannot start."""
         thread = self.thread
-        if thread is not None and self.pid == pid and thread.is_alive():
-            return
+        if thread is not None and thread.is_alive():
+            return True
         with self.lock:
-            if self.thread is not None and self.pid == pid and self.thread.is_alive():
-                return
-            if self.pid != pid:
-                # A forked worker (gunicorn --preload) inherits the parent's queue object but
-                # not its thread: start clean.
-                self.queue = queue.SimpleQueue()
-                self.submitted = self.done = 0
+            if self.thread is not None and self.thread.is_alive():
+                return True
+            thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:  # interpreter shutting down: the caller does the work
+                return False
+            self.thread = thread
+            if not self._exit_registered:
+                self._exit_registered = True
                 atexit.register(self.drain)
-            self.pid = pid
-            self.thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-            self.thread.start()
+            return True
 
     def _run(self) -> None:
         while True:
@@ -137,9 +146,20 @@ class BackgroundQueue(Generic[T]):
         return True
 
     def flush(self, timeout: float = 10.0) -> bool:
-        """Handle what is queued now, without waiting out the linger; True when done."""
+        """Handle what is queued now, without waiting out the linger; True when done.
+
+        Waits for the items submitted before the call only, not for later ones: under steady
+        traffic the queue is never empty, but what this caller queued is soon handled.
+        """
+        with self.count_lock:
+            target = self.submitted
         self.wake.set()
-        return self.join(timeout)
+        deadline = time.monotonic() + timeout
+        while self.done < target:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.001)
+        return True
 
     def drain(self, timeout: float = 2.0) -> None:
         """Handle what is left (registered with atexit).
@@ -147,6 +167,8 @@ class BackgroundQueue(Generic[T]):
         The thread, if alive, gets ``timeout`` seconds to finish what it holds; what is
         still queued after that is handled on the calling thread.
         """
+        if self.pid != os.getpid():  # registered by a parent: its items are not ours
+            return
         thread = self.thread
         if thread is not None and thread.is_alive() and thread is not threading.current_thread():
             self.join(timeout)

@@ -130,6 +130,8 @@ def begin(request: HttpRequest) -> Scope:
         scope.extra[_INVALID_COOKIE] = True
     # Read when the first store access happens (the URL is resolved by then).
     scope.route_of = partial(_route, request)
+    # flush() below hands a first visit's writes over after the response.
+    scope.write_behind = True
     helper = RequestExperiments(request, scope)
     setattr(request, SCOPE_ATTR, scope)
     # setattr: HttpRequest has no such attributes in django-stubs; they are ours to add.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
@@ -14,8 +15,8 @@ from django_experiments.background import BackgroundQueue
 class Unstarted(BackgroundQueue[int]):
     """A queue whose thread never runs: what is queued stays queued until drained."""
 
-    def _ensure_thread(self) -> None:
-        pass
+    def _ensure_thread(self) -> bool:
+        return True
 
 
 def test_items_queued_while_lingering_are_handled_in_one_call() -> None:
@@ -71,18 +72,39 @@ def test_a_failing_handler_is_logged_and_does_not_stall_join(
     assert bg.thread is not None and bg.thread.is_alive()
 
 
-def test_a_forked_process_starts_clean() -> None:
+def test_a_forked_child_starts_clean() -> None:
     handled: list[int] = []
-    bg = BackgroundQueue("test-fork", handled.extend)
+    bg = BackgroundQueue("test-fork", handled.extend, linger=lambda: 30.0)
+    assert bg.submit(1)  # the parent's item, lingering in the parent's thread
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its own queue, thread and locks; the parent's item is not its own
+        try:
+            ok = bg.submit(2) and bg.flush(timeout=5)
+            os.write(write, f"{ok} {handled} {bg.pending()}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    child = os.read(read, 200).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert child == "True [2] 0"
+    assert bg.flush(timeout=5)
+    assert handled == [1]
+
+
+def test_flush_waits_only_for_what_was_queued_before_it() -> None:
+    bg = Unstarted("test-ticket", lambda items: None)
     assert bg.submit(1)
-    assert bg.join()
-    # What a fork looks like from inside the child: another pid, the parent's dead thread.
-    bg.pid = -1
-    bg.submitted += 3  # queued in the parent, never to be handled here
-    assert bg.submit(2)
-    assert bg.join()
-    assert handled == [1, 2]
-    assert bg.pending() == 0
+    result: list[bool] = []
+    waiter = threading.Thread(target=lambda: result.append(bg.flush(timeout=5)))
+    waiter.start()
+    time.sleep(0.05)
+    assert bg.submit(2)  # queued after the flush began: under load there is always more
+    bg._handle(bg._take(1))  # what the thread does with the first item
+    waiter.join(5)
+    assert result == [True]
+    assert bg.pending() == 1
 
 
 def test_flush_cuts_the_linger_short() -> None:

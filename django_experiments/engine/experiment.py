@@ -83,6 +83,7 @@ class _Resolution:
         "excluded",
         "only_assigned_miss",
         "tracked_assignment",
+        "store_error",
         "store",
         "rollout",
     )
@@ -99,6 +100,7 @@ class _Resolution:
         self.excluded = False
         self.only_assigned_miss = False
         self.tracked_assignment = False
+        self.store_error = False
         # Looked up once per resolution: each lookup reads settings.
         self.store: Store | None = None
         self.rollout: Rollout | None = None
@@ -258,16 +260,20 @@ class Experiment:
             return fresh.known.get((definition.store_name, context.key))
         try:
             scope = context.scope
-            if real and prefetch.eligible(scope, context):
+            store = self._store()
+            if real and prefetch.eligible(scope, context, store):
                 assert scope is not None
                 field = (definition.store_name, context.key)
-                known = prefetch.lookup(scope, context, self._store(), field)
-                if known is not prefetch.UNKNOWN:
+                known = prefetch.lookup(scope, context, store, field)
+                # Only a hit is trusted: an absence read at the start of the request is read
+                # again, so that the write that follows stays next to its read.
+                if isinstance(known, str):
                     return known
-            return self._store().get(
+            return store.get(
                 definition.store_name, self.context.key, self.context.migration_keys
             )
         except Exception:
+            self._state.store_error = True
             _store_failed("read")
             return None
 
@@ -467,7 +473,8 @@ class Experiment:
             context = self.context
             fresh = writebehind.fresh_scope(context)
             if fresh is not None:
-                fresh.store_names.add(context.experiment_name)  # the route's prefetch learns
+                if prefetch.learnable(context):  # the route's prefetch learns
+                    fresh.store_names.add(context.experiment_name)
                 # Deterministic (the only callers): safe to write after the response.
                 field = (definition.store_name, context.key)
                 recorded = fresh.known.get(field)
@@ -476,7 +483,7 @@ class Experiment:
                     return variant
                 return recorded
             scope = context.scope
-            if prefetch.eligible(scope, context):
+            if prefetch.eligible(scope, context, store):
                 assert scope is not None
                 field = (definition.store_name, context.key)
                 known = prefetch.lookup(scope, context, store, field)

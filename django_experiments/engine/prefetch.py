@@ -25,7 +25,7 @@ from typing import Any
 from django_experiments.engine import definitions as defs
 from django_experiments.engine.context import key_for
 from django_experiments.engine.scope import Scope
-from django_experiments.engine.stores import Store
+from django_experiments.engine.stores import Store, get_store
 
 logger = logging.getLogger("django_experiments")
 
@@ -43,14 +43,27 @@ _lock = threading.Lock()
 UNKNOWN: Any = object()
 
 
-def eligible(scope: Scope | None, context: Any) -> bool:
+def learnable(context: Any) -> bool:
+    """The context is the actor alone with nothing to migrate: what the prefetch reads."""
     return (
-        scope is not None
-        and scope.route_of is not None
-        and len(context.value) == 1
+        len(context.value) == 1
         and "actor" in context.value
         and context.sticky_to is None
         and not context.migration_keys
+    )
+
+
+def eligible(scope: Scope | None, context: Any, store: Store) -> bool:
+    """Whether this resolution may be answered from (and teach) the route's prefetch.
+
+    Only through the configured store: a class with a store of its own must not fill the
+    request's answers for the experiments that use the configured one.
+    """
+    return (
+        scope is not None
+        and scope.route_of is not None
+        and learnable(context)
+        and store is get_store()
     )
 
 
@@ -59,7 +72,11 @@ def lookup(scope: Scope, context: Any, store: Store, field: tuple[str, str]) -> 
     scope.store_names.add(context.experiment_name)
     if not scope.prefetched:
         scope.prefetched = True
-        _prefetch(scope, context, store)
+        try:
+            _prefetch(scope, context, store)
+        except Exception:
+            # Whatever failed (the store, the definitions), the resolutions read one by one.
+            logger.debug("Prefetching assignments failed", exc_info=True)
     return scope.known.get(field, UNKNOWN)
 
 
@@ -77,12 +94,7 @@ def _prefetch(scope: Scope, context: Any, store: Store) -> None:
         fields.append((definition.store_name, key_for(full_name, context.value)))
     if len(fields) < 2:
         return
-    try:
-        values = store.get_many(fields)
-    except Exception:
-        # The resolutions read one by one (and fall back to deterministic if the store is down).
-        logger.debug("Prefetching assignments failed", exc_info=True)
-        return
+    values = store.get_many(fields)
     scope.known.update(zip(fields, values, strict=True))
 
 
@@ -118,7 +130,9 @@ def learn(scope: Scope) -> None:
         return
     with _lock:
         known = _hints.get(route, ())
-        merged = tuple(dict.fromkeys((*known, *sorted(scope.store_names))))[-MAX_NAMES:]
+        # This request's names last: the oldest unused ones are dropped first.
+        fresh = sorted(scope.store_names)
+        merged = (*(n for n in known if n not in scope.store_names), *fresh)[-MAX_NAMES:]
         if merged != known:
             _hints[route] = merged
         _hints.move_to_end(route)

@@ -58,6 +58,9 @@ class Scope:
     #: (None: known to be absent): the visitor first seen in this request's assignments
     #: (engine/writebehind.py) and what the route's prefetch read (engine/prefetch.py).
     known: dict[tuple[str, str], str | None] = field(default_factory=dict)
+    #: Set by the shell that will flush the scope (the middleware) until it has: only then
+    #: are a first visit's writes deferred; other scopes write at once.
+    write_behind: bool = False
     #: Writes deferred to the end of the request: ``(store, name, key, variant)``.
     deferred: list[tuple[Any, str, str, str]] = field(default_factory=list)
     #: Where the request's experiments are resolved (the URL route), read lazily through

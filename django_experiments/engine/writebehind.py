@@ -16,6 +16,7 @@ request derives the same variant again, unless the weights changed in between.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from django_experiments.background import BackgroundQueue
@@ -24,6 +25,9 @@ from django_experiments.engine.scope import Scope, anonymous_identity
 from django_experiments.engine.stores import Store
 
 logger = logging.getLogger("django_experiments")
+
+#: Seconds between two warnings about failed writes (the rest are debug-logged).
+WARNING_INTERVAL = 60.0
 
 #: ``(store, experiment store name, context key, variant)``
 Pending = tuple[Store, str, str, str]
@@ -37,7 +41,7 @@ LINGER_SECONDS = 0.05
 def fresh_scope(context: Any) -> Scope | None:
     """The scope when ``context`` belongs to the visitor first seen in this request."""
     scope: Scope | None = context.scope
-    if scope is None or scope.new_anonymous_id is None:
+    if scope is None or scope.new_anonymous_id is None or not scope.write_behind:
         return None
     if context.sticky_to is not None or context.migration_keys:
         return None
@@ -52,7 +56,11 @@ def defer(scope: Scope, store: Store, name: str, key: str, variant: str) -> None
 
 
 def flush_scope(scope: Scope) -> None:
-    """Called once per request by the middleware, after the response is built."""
+    """Called once per request by the middleware, after the response is built.
+
+    Resolutions after this point (a streaming response's body) write at once.
+    """
+    scope.write_behind = False
     pending = scope.deferred
     if not pending:
         return
@@ -78,13 +86,26 @@ def write(items: list[Pending]) -> None:
         try:
             store.put_many(entries)
         except Exception:
-            logger.warning(
-                "Writing %d new assignment(s) to the %s store failed; the visitors' next "
-                "requests will derive and store them again",
-                len(entries),
-                store.name,
-                exc_info=True,
-            )
+            _failed(len(entries), store.name)
+
+
+_warned_at = [-float("inf")]
+
+
+def _failed(count: int, store: str) -> None:
+    # A dead store would otherwise log every round (many a second): warn once a minute.
+    now = time.monotonic()
+    log = logger.debug
+    if now - _warned_at[0] >= WARNING_INTERVAL:
+        _warned_at[0] = now
+        log = logger.warning
+    log(
+        "Writing %d new assignment(s) to the %s store failed; the visitors' next requests "
+        "will derive and store them again",
+        count,
+        store,
+        exc_info=True,
+    )
 
 
 def _write_rounds(rounds: list[list[Pending]]) -> None:

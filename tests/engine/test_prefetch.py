@@ -147,3 +147,27 @@ def test_a_route_in_use_is_not_the_one_dropped(monkeypatch: pytest.MonkeyPatch) 
         serve(route)  # "a" served again (nothing new to learn) before "d" arrives
     assert prefetch.hint("GET a/") == ("a", "b")
     assert prefetch.hint("GET b/") == ()
+
+
+def test_an_absence_read_at_the_start_is_read_again(redis_store: Any, three: None) -> None:
+    visit()  # learns the route and stores the visitor's three assignments
+    actor = anonymous_identity(VISITOR)
+    key = key_for("two", {"actor": actor})
+    get_store().delete("two", key)
+    scope = Scope(anonymous_id=VISITOR, route_of="GET page/")
+    with activate(scope):
+        experiment("one", actor=None).assigned  # noqa: B018 - the prefetch: "two" is absent
+        assert scope.known[("two", key)] is None
+        get_store().set("two", key, "b")  # another request of the visitor assigns meanwhile
+        assert experiment("two", actor=None, only_assigned=True).assigned.name == "b"
+
+
+def test_only_the_configured_store_takes_part(redis_store: Any, three: None) -> None:
+    from django_experiments.engine.context import Context
+    from django_experiments.engine.stores import NullStore
+
+    scope = Scope(anonymous_id=VISITOR, route_of="GET page/")
+    context = Context("one", {"actor": None}, scope=scope)
+    assert prefetch.eligible(scope, context, get_store())
+    # A class with a store of its own (overriding ``store``) neither reads nor teaches.
+    assert not prefetch.eligible(scope, context, NullStore())

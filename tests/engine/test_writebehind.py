@@ -34,7 +34,7 @@ def stored_for(name: str, actor: Any) -> str | None:
 
 def fresh_visit(*names: str) -> tuple[Scope, dict[str, str]]:
     """A first page view: the scope mints the anonymous id, as the middleware's does."""
-    scope = Scope()
+    scope = Scope(write_behind=True)
     with activate(scope):
         variants = {name: experiment(name, actor=None).assigned.name for name in names}
     assert scope.new_anonymous_id is not None
@@ -145,8 +145,12 @@ def test_login_in_the_first_request_moves_the_deferred_assignment(
 
 
 def test_a_dead_store_loses_nothing_that_cannot_be_derived_again(
-    make_experiment: Any, dead_redis: None, caplog: pytest.LogCaptureFixture
+    make_experiment: Any,
+    dead_redis: None,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(writebehind, "_warned_at", [-float("inf")])
     make_experiment("cta", control=1, b=1)
     scope, variants = fresh_visit("cta")
     with caplog.at_level(logging.WARNING, logger="django_experiments"):
@@ -157,3 +161,32 @@ def test_a_dead_store_loses_nothing_that_cannot_be_derived_again(
     returning = Scope(anonymous_id=scope.new_anonymous_id)
     with activate(returning):
         assert experiment("cta", actor=None).assigned.name == variants["cta"]
+    # A dead store fails every round: one warning a minute, the rest at debug level.
+    again, _ = fresh_visit("cta")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="django_experiments"):
+        writebehind.flush_scope(again)
+        assert writebehind.writer.flush()
+    assert "new assignment(s)" not in caplog.text
+
+
+def test_a_scope_bound_by_user_code_writes_at_once(redis_store: Any, make_experiment: Any) -> None:
+    make_experiment("cta", control=1, b=1)
+    scope = Scope()  # activate() in a script or task: nobody flushes it
+    with activate(scope):
+        variant = experiment("cta", actor=None).assigned.name
+    assert scope.deferred == []
+    assert stored_for("cta", anonymous_identity(scope.new_anonymous_id or "")) == variant
+
+
+def test_a_resolution_after_the_flush_writes_at_once(
+    redis_store: Any, make_experiment: Any
+) -> None:
+    make_experiment("one", control=1, b=1)
+    make_experiment("two", control=1, b=1)
+    scope, _ = fresh_visit("one")
+    writebehind.flush_scope(scope)  # the middleware, after the response is built
+    with activate(scope):  # a streaming body resolving another experiment
+        late = experiment("two", actor=None).assigned.name
+    assert scope.deferred == []
+    assert stored_for("two", anonymous_identity(scope.new_anonymous_id or "")) == late

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 def test_settle_writes_a_first_visit_now(redis_store: Any, make_experiment: Any) -> None:
     make_experiment("cta", control=1, b=1)
-    scope = Scope()
+    scope = Scope(write_behind=True)  # as the middleware's
     with activate(scope):
         variant = experiment("cta", actor=None).assigned.name
     writebehind.flush_scope(scope)  # what the middleware does after the response

@@ -19,8 +19,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 class Unstarted(Publisher):
     """A publisher whose thread never runs: what is queued stays queued until drained."""
 
-    def _ensure_thread(self) -> None:
-        pass
+    def _ensure_thread(self) -> bool:
+        return True
 
 
 def test_a_full_queue_makes_the_caller_publish_itself() -> None:
