@@ -269,9 +269,7 @@ class Experiment:
                 # again, so that the write that follows stays next to its read.
                 if isinstance(known, str):
                     return known
-            return store.get(
-                definition.store_name, self.context.key, self.context.migration_keys
-            )
+            return store.get(definition.store_name, self.context.key, self.context.migration_keys)
         except Exception:
             self._state.store_error = True
             _store_failed("read")

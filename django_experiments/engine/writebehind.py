@@ -50,6 +50,25 @@ def fresh_scope(context: Any) -> Scope | None:
     return scope
 
 
+def may_be_pending(experiment: Any) -> bool:
+    """An ``only_assigned`` miss that a first visit's deferred write may yet fill.
+
+    Only a real miss (not a store error, not an exclusion) of a running experiment whose
+    assignments are deterministic: the only ones ever deferred.
+    """
+    state = experiment._state
+    definition = state.definition
+    return bool(
+        state.only_assigned_miss
+        and not state.excluded
+        and not state.store_error
+        and state.stub is None
+        and definition is not None
+        and definition.status == "running"
+        and experiment._rollout().deterministic
+    )
+
+
 def defer(scope: Scope, store: Store, name: str, key: str, variant: str) -> None:
     scope.known[(name, key)] = variant
     scope.deferred.append((store, name, key, variant))

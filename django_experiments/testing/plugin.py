@@ -6,12 +6,16 @@
   whole test: events are recorded on it instead of being shipped.
 * ``experiment_registry``: classes registered during the test are unregistered after it.
 
+After every test, what its requests left to background threads (a first visit's assignment
+writes, a real broker's publishes) is finished, so it cannot land in the next test's store.
+
 Imports happen inside the fixtures: pytest loads plugins before pytest-django configures
 Django.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +25,15 @@ if TYPE_CHECKING:
     from django_experiments.engine.experiment import Experiment
     from django_experiments.testing.events import EventCapture
     from django_experiments.testing.stubs import stub_experiments as StubExperiments
+
+
+@pytest.fixture(autouse=True)
+def _experiments_settled() -> Iterator[None]:
+    yield
+    if "django_experiments.engine.writebehind" in sys.modules:  # the test used the app
+        from django_experiments.testing.background import settle
+
+        settle(timeout=5)
 
 
 @pytest.fixture

@@ -126,25 +126,67 @@ class ClientEventsView(APIView):
 
     def _record(self, request: Request, items: list[Any]) -> Response:
         errors: dict[str, Any] = {}
-        ready: list[dict[str, Any]] = []
-        ignored = 0
+        built: dict[int, dict[str, Any] | None] = {}
+        waiting: list[int] = []
         for index, item in enumerate(items):
             try:
-                event = self._build(request, item)
+                built[index], pending = self._build(request, item)
             except InvalidEventError as exc:
                 errors[str(index)] = str(exc)
                 continue
-            if event is None:
-                ignored += 1
-            else:
-                ready.append(event)
+            if pending:
+                waiting.append(index)
+        if waiting and not errors:
+            errors = self._await_pending(request, items, built, waiting)
         if errors:
             return _error("Invalid events; none were recorded.", errors=errors)
+        ready = [event for event in built.values() if event is not None]
         for event in ready:
             emit(event)
-        return Response({"accepted": len(ready), "ignored": ignored}, status=202)
+        return Response({"accepted": len(ready), "ignored": len(items) - len(ready)}, status=202)
 
-    def _build(self, request: Request, item: Any) -> dict[str, Any] | None:
+    def _await_pending(
+        self,
+        request: Request,
+        items: list[Any],
+        built: dict[int, dict[str, Any] | None],
+        waiting: list[int],
+    ) -> dict[str, Any]:
+        """Build again the events whose assignment a first page may still be writing.
+
+        A first page view stores its assignments just after its response
+        (engine/writebehind.py); an event its script sends at once can arrive before that write.
+        One bounded wait per request (at most ``sum(FRESH_RETRY_DELAYS)``), and only for a
+        cookie minted seconds ago, so a client cannot hold the endpoint longer by sending more
+        events. Returns the errors of the events built again (none if nothing changed).
+        """
+        from django_experiments.engine.registry import forget
+
+        minted = cookies.age(request._request)
+        scope = current_scope()
+        if minted is None or minted > FRESH_COOKIE_SECONDS or scope is None:
+            return {}
+        writebehind.writer.flush(timeout=0.05)  # this process's own writes
+        for delay in FRESH_RETRY_DELAYS:  # another process's writes
+            time.sleep(delay)
+            scope.known.clear()  # a prefetched absence is what is being waited out
+            for index in waiting:
+                forget(scope, items[index]["experiment"])
+            still = []
+            for index in waiting:
+                try:
+                    built[index], pending = self._build(request, items[index])
+                except InvalidEventError as exc:
+                    return {str(index): str(exc)}
+                if pending:
+                    still.append(index)
+            waiting = still
+            if not waiting:
+                break
+        return {}
+
+    def _build(self, request: Request, item: Any) -> tuple[dict[str, Any] | None, bool]:
+        """The event (None: not tracked), and whether a pending first-visit write may fill it."""
         from django_experiments.engine.registry import experiment
 
         if not isinstance(item, dict):
@@ -172,48 +214,21 @@ class ClientEventsView(APIView):
         # and deterministic resolution is the visitor's actual assignment.
         only_assigned = not isinstance(get_store(), NullStore)
         exp = experiment(name, actor=actor, only_assigned=only_assigned)
-        if only_assigned and actor is None and exp.excluded:
-            exp = _await_fresh_assignment(request, name) or exp
         event = build_event(exp, item.get("event"), item.get("value"), item.get("properties"))  # type: ignore[arg-type]
         if not exp.should_track:
-            return None
+            return None, actor is None and writebehind.may_be_pending(exp)
         if claimed is not None and claimed != exp.assigned.name:
             raise InvalidEventError(
                 f"variant {claimed!r} is not this visitor's assignment in {name!r}"
             )
-        return event
+        return event, False
 
 
 #: A cookie younger than this may belong to a page whose assignments are still being written.
 FRESH_COOKIE_SECONDS = 10.0
-#: Waits before re-reading the store for such a visitor (misses only): together longer than
-#: the write-behind's linger (engine/writebehind.py LINGER_SECONDS) plus a round trip.
+#: Waits before re-reading the store for such a visitor's misses: together longer than the
+#: write-behind's linger (engine/writebehind.py LINGER_SECONDS) plus a round trip.
 FRESH_RETRY_DELAYS = (0.0, 0.02, 0.04, 0.08)
-
-
-def _await_fresh_assignment(request: Request, name: str) -> Any:
-    """The visitor's assignment once an in-flight write-behind lands, else None.
-
-    A first page view stores its assignments just after its response (engine/writebehind.py);
-    an event its script sends at once can arrive before that write. Only for a cookie minted
-    seconds ago, so a browser cannot make the endpoint wait on experiments it was never shown.
-    """
-    from django_experiments.engine.registry import experiment, forget
-
-    minted = cookies.age(request._request)
-    scope = current_scope()
-    if minted is None or minted > FRESH_COOKIE_SECONDS or scope is None:
-        return None
-    writebehind.writer.flush(timeout=0.1)  # this process's writes
-    for delay in FRESH_RETRY_DELAYS:  # another process's writes
-        if delay:
-            time.sleep(delay)
-        forget(scope, name)
-        scope.known.clear()  # a prefetched "absent" is what is being waited out
-        exp = experiment(name, actor=None, only_assigned=True)
-        if not exp.excluded:
-            return exp
-    return None
 
 
 def _dnt(request: Request) -> bool:

@@ -288,3 +288,34 @@ def test_an_event_waits_out_a_prefetched_absence(
     client.get("/experiments/assignments/?experiments=cta")
     response = post(client, {"events": [{"experiment": "cta", "event": "clicked"}]})
     assert response.json() == {"accepted": 1, "ignored": 0}
+
+
+@pytest.mark.urls("tests.urls")
+def test_many_events_for_an_unseen_experiment_wait_once(
+    client: Client, visible: Any, make_experiment: Any, settings: Any
+) -> None:
+    settings.DJANGO_EXPERIMENTS = {
+        **settings.DJANGO_EXPERIMENTS,
+        "TRACKING_CLIENT_MAX_EVENTS": 20,
+    }
+    unseen = make_experiment("banner")
+    unseen.client_visible = True
+    unseen.save()
+    client.get("/experiments/assignments/?experiments=cta")  # a new cookie; "banner" never shown
+    started = time.monotonic()
+    response = post(client, {"events": [{"experiment": "banner", "event": "seen"}] * 20})
+    elapsed = time.monotonic() - started
+    assert response.json() == {"accepted": 0, "ignored": 20}
+    # One bounded wait for the whole request, not one per event.
+    assert elapsed < sum(tracking_views.FRESH_RETRY_DELAYS) + 0.5
+
+
+@pytest.mark.urls("tests.urls")
+def test_a_store_error_is_not_waited_on(
+    client: Client, visible: Any, dead_redis: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sleeps: list[float] = []
+    monkeypatch.setattr(tracking_views.time, "sleep", sleeps.append)
+    client.get("/experiments/assignments/?experiments=cta")
+    post(client, {"events": [{"experiment": "cta", "event": "clicked"}]})
+    assert sleeps == []  # the store did not answer "absent": nothing to wait for
