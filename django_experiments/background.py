@@ -153,6 +153,8 @@ class BackgroundQueue(Generic[T]):
         """
         with self.count_lock:
             target = self.submitted
+        if self.done >= target:
+            return True
         self.wake.set()
         deadline = time.monotonic() + timeout
         while self.done < target:
@@ -171,6 +173,7 @@ class BackgroundQueue(Generic[T]):
             return
         thread = self.thread
         if thread is not None and thread.is_alive() and thread is not threading.current_thread():
+            self.wake.set()  # what the thread holds must not wait out its linger
             self.join(timeout)
         while True:
             items = self._take(self.max_items)

@@ -471,7 +471,7 @@ class Experiment:
             context = self.context
             fresh = writebehind.fresh_scope(context)
             if fresh is not None:
-                if prefetch.learnable(context):  # the route's prefetch learns
+                if prefetch.eligible(fresh, context, store):  # the route's prefetch learns
                     fresh.store_names.add(context.experiment_name)
                 # Deterministic (the only callers): safe to write after the response.
                 field = (definition.store_name, context.key)

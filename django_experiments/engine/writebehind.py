@@ -53,18 +53,22 @@ def fresh_scope(context: Any) -> Scope | None:
 def may_be_pending(experiment: Any) -> bool:
     """An ``only_assigned`` miss that a first visit's deferred write may yet fill.
 
-    Only a real miss (not a store error, not an exclusion) of a running experiment whose
-    assignments are deterministic: the only ones ever deferred.
+    Only a real miss (not a store error) of a trackable context in a running experiment that
+    could have been deferred: write-behind on, no class rules, a deterministic rollout.
     """
     state = experiment._state
     definition = state.definition
+    cls = type(experiment)
     return bool(
-        state.only_assigned_miss
-        and not state.excluded
+        settings.STORE_WRITE_BEHIND
+        and state.only_assigned_miss
         and not state.store_error
         and state.stub is None
+        and experiment.context.trackable
         and definition is not None
         and definition.status == "running"
+        and cls._plain
+        and not cls._has_rules
         and experiment._rollout().deterministic
     )
 

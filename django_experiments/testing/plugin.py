@@ -27,13 +27,17 @@ if TYPE_CHECKING:
     from django_experiments.testing.stubs import stub_experiments as StubExperiments
 
 
-@pytest.fixture(autouse=True)
-def _experiments_settled() -> Iterator[None]:
-    yield
-    if "django_experiments.engine.writebehind" in sys.modules:  # the test used the app
-        from django_experiments.testing.background import settle
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    # Right after the test body, before any fixture is torn down: the writes land in the
+    # store the test set up (and cleans), the publishes go to the test's Celery app.
+    try:
+        return (yield)
+    finally:
+        if "django_experiments.engine.writebehind" in sys.modules:  # the test used the app
+            from django_experiments.testing.background import settle
 
-        settle(timeout=5)
+            settle(timeout=5)
 
 
 @pytest.fixture

@@ -191,7 +191,8 @@ def _add_many(alias: str, keys: list[str], timeout: int) -> list[bool]:
     cache = caches[alias]
     client = _django_redis_client(cache)
     if client is None:
-        return [bool(cache.add(key, 1, timeout)) for key in keys]
+        # None (not False) is what a cache that ignores its errors returns: keep the event.
+        return [cache.add(key, 1, timeout) is not False for key in keys]
     pipe = client.get_client(write=True).pipeline(transaction=False)
     for key in keys:
         pipe.set(client.make_key(key), client.encode(1), nx=True, ex=timeout)

@@ -407,3 +407,36 @@ def test_negated_tracking_rejects_variant():
 """
     )
     result.assert_outcomes(passed=4)
+
+
+SETTLED = """
+import pytest
+
+from django_experiments.engine import writebehind
+from django_experiments.engine.stores import Store
+
+landed = []
+
+
+class Recording(Store):
+    name = "recording"
+
+    def put_many(self, entries):
+        landed.extend(entries)
+
+
+@pytest.fixture
+def cleanup():
+    yield
+    # Fixture teardown, where a test cleans its store: the write has already landed.
+    assert landed == [("cta", "k", "control")]
+
+
+def test_leaves_a_first_visit_write_queued(cleanup):
+    assert writebehind.writer.submit([(Recording(), "cta", "k", "control")])
+"""
+
+
+def test_background_work_is_finished_before_fixtures_are_torn_down(run_inner: Any) -> None:
+    result = run_inner(test_settled=SETTLED)
+    result.assert_outcomes(passed=1)

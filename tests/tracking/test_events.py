@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from django.core.cache import caches
+from django.core.cache.backends.locmem import LocMemCache
 
 from django_experiments import experiment
 from django_experiments.engine.scope import Scope, activate
@@ -183,6 +184,26 @@ def test_dedupe_window_on_redis_is_one_round_trip_per_batch(
     # The keys are the ones cache.add() would use: the generic path agrees.
     assert caches["redis"].add(events_mod.dedupe_key(batch[0]), 1, 60) is False
     assert events_mod.first_in_window(batch[:1]) == []
+
+
+class SilentlyBrokenCache(LocMemCache):
+    """A cache configured to swallow its errors: ``add`` answers None, neither True nor False."""
+
+    def add(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        return None
+
+
+def test_a_cache_that_swallows_its_errors_keeps_the_events(
+    make_experiment: Any, tracking_settings: Any, settings: Any
+) -> None:
+    settings.CACHES = {
+        **settings.CACHES,
+        "silent": {"BACKEND": f"{__name__}.SilentlyBrokenCache"},
+    }
+    tracking_settings(TRACKING_DEDUPE_CACHE_ALIAS="silent", TRACKING_SINKS=[RECORDING_SINK])
+    make_experiment("cta")
+    assert len(shipped_assignments(request("a"))) == 1
+    assert len(shipped_assignments(request("a"))) == 1
 
 
 def test_a_dead_dedupe_cache_ships_rather_than_drops(

@@ -319,3 +319,30 @@ def test_a_store_error_is_not_waited_on(
     client.get("/experiments/assignments/?experiments=cta")
     post(client, {"events": [{"experiment": "cta", "event": "clicked"}]})
     assert sleeps == []  # the store did not answer "absent": nothing to wait for
+
+
+@pytest.mark.urls("tests.urls")
+@pytest.mark.parametrize(
+    ("setting", "headers"),
+    [({"STORE_WRITE_BEHIND": False}, {}), ({}, {"HTTP_DNT": "1"})],
+    ids=["write-behind off", "do not track"],
+)
+def test_no_wait_when_no_write_can_be_in_flight(
+    client: Client,
+    visible: Any,
+    make_experiment: Any,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    setting: dict[str, Any],
+    headers: dict[str, str],
+) -> None:
+    settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, **setting}
+    shown = make_experiment("banner")
+    shown.client_visible = True
+    shown.save()
+    sleeps: list[float] = []
+    monkeypatch.setattr(tracking_views.time, "sleep", sleeps.append)
+    assert client.get("/experiments/assignments/?experiments=banner").cookies  # a new cookie
+    # "cta" was never shown: a miss, with a cookie minted a moment ago.
+    post(client, {"events": [{"experiment": "cta", "event": "clicked"}]}, **headers)
+    assert sleeps == []
