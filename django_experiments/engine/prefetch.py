@@ -69,8 +69,7 @@ def eligible(scope: Scope | None, context: Any, store: Store) -> bool:
 
 def lookup(scope: Scope, context: Any, store: Store, field: tuple[str, str]) -> Any:
     """The stored variant (None: absent) if the prefetch read it, else :data:`UNKNOWN`."""
-    if not context.only_assigned:  # checks (the events endpoint) do not shape the route
-        scope.store_names.add(context.experiment_name)
+    scope.store_names.add(context.experiment_name)
     if not scope.prefetched:
         scope.prefetched = True
         try:

@@ -54,7 +54,8 @@ def may_be_pending(experiment: Any) -> bool:
     """An ``only_assigned`` miss that a first visit's deferred write may yet fill.
 
     Only a real miss (not a store error) of a trackable context in a running experiment that
-    could have been deferred: write-behind on, no class rules, a deterministic rollout.
+    could have been deferred: write-behind on, no class rules, a deterministic rollout (an
+    ``enabled()`` override does not matter: such classes defer too).
     """
     state = experiment._state
     definition = state.definition
@@ -67,7 +68,6 @@ def may_be_pending(experiment: Any) -> bool:
         and experiment.context.trackable
         and definition is not None
         and definition.status == "running"
-        and cls._plain
         and not cls._has_rules
         and experiment._rollout().deterministic
     )

@@ -27,17 +27,28 @@ if TYPE_CHECKING:
     from django_experiments.testing.stubs import stub_experiments as StubExperiments
 
 
-@pytest.hookimpl(wrapper=True)
+def _settle() -> None:
+    if "django_experiments.engine.writebehind" in sys.modules:  # the test used the app
+        from django_experiments.testing.background import settle
+
+        settle(timeout=5)
+
+
+# Old-style wrappers: new-style ones (``wrapper=True``) need pluggy 1.2+ / pytest 7.4+ only
+# partly; these work on every pytest this package supports, and resume after a failure too.
+@pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
     # Right after the test body, before any fixture is torn down: the writes land in the
     # store the test set up (and cleans), the publishes go to the test's Celery app.
-    try:
-        return (yield)
-    finally:
-        if "django_experiments.engine.writebehind" in sys.modules:  # the test used the app
-            from django_experiments.testing.background import settle
+    yield
+    _settle()
 
-            settle(timeout=5)
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: pytest.Item) -> Iterator[None]:
+    # And what fixture teardowns queued (free when nothing is queued).
+    yield
+    _settle()
 
 
 @pytest.fixture

@@ -125,6 +125,10 @@ class ClientEventsView(APIView):
         )
 
     def _record(self, request: Request, items: list[Any]) -> Response:
+        scope = current_scope()
+        if scope is not None:
+            # Events name any client-visible experiment: no route to learn or prefetch here.
+            scope.route_of = None
         errors: dict[str, Any] = {}
         built: dict[int, dict[str, Any] | None] = {}
         waiting: list[int] = []

@@ -434,9 +434,23 @@ def cleanup():
 
 def test_leaves_a_first_visit_write_queued(cleanup):
     assert writebehind.writer.submit([(Recording(), "cta", "k", "control")])
+
+
+@pytest.fixture
+def queues_in_teardown():
+    yield
+    assert writebehind.writer.submit([(Recording(), "cta", "late", "control")])
+
+
+def test_a_fixture_teardown_queues_a_write(queues_in_teardown):
+    pass
+
+
+def test_the_next_test_starts_with_it_written():
+    assert ("cta", "late", "control") in landed
 """
 
 
 def test_background_work_is_finished_before_fixtures_are_torn_down(run_inner: Any) -> None:
     result = run_inner(test_settled=SETTLED)
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=3)

@@ -263,7 +263,7 @@ def test_an_older_cookie_never_waits(
 
 
 @pytest.mark.urls("tests.urls")
-def test_an_event_waits_out_a_prefetched_absence(
+def test_the_events_endpoint_neither_prefetches_nor_learns(
     client: Client, visible: Any, make_experiment: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from django.urls import resolve
@@ -274,9 +274,10 @@ def test_an_event_waits_out_a_prefetched_absence(
     other = make_experiment("banner")
     other.client_visible = True
     other.save()
-    # The events route already learned both experiments: its first store access prefetches
-    # them, and finds this visitor's "cta" absent while the page's write is still in flight.
-    learned = Scope(route_of=f"POST {resolve(URL).route}")
+    # Even with a hint for the events route, the endpoint reads only what the events name
+    # (a prefetched absence would hide the write it waits for) and teaches the route nothing.
+    route = f"POST {resolve(URL).route}"
+    learned = Scope(route_of=route)
     learned.store_names.update({"cta", "banner"})
     prefetch.learn(learned)
 
@@ -288,6 +289,8 @@ def test_an_event_waits_out_a_prefetched_absence(
     client.get("/experiments/assignments/?experiments=cta")
     response = post(client, {"events": [{"experiment": "cta", "event": "clicked"}]})
     assert response.json() == {"accepted": 1, "ignored": 0}
+    post(client, {"events": [{"experiment": "banner", "event": "clicked"}]})
+    assert set(prefetch.hint(route)) == {"cta", "banner"}
 
 
 @pytest.mark.urls("tests.urls")
@@ -346,3 +349,27 @@ def test_no_wait_when_no_write_can_be_in_flight(
     # "cta" was never shown: a miss, with a cookie minted a moment ago.
     post(client, {"events": [{"experiment": "cta", "event": "clicked"}]}, **headers)
     assert sleeps == []
+
+
+@pytest.mark.urls("tests.urls")
+def test_a_class_with_an_enabled_override_waits_for_its_write_too(
+    client: Client, visible: Any, experiment_registry: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from django_experiments import Experiment, register
+
+    class Cta(Experiment):
+        name = "cta"
+
+        def enabled(self) -> bool:
+            return True
+
+    register(Cta)
+
+    def elsewhere(pending: Any) -> bool:
+        threading.Timer(0.03, writebehind.write, [pending]).start()
+        return True
+
+    monkeypatch.setattr(writebehind.writer, "submit", elsewhere)
+    client.get("/experiments/assignments/?experiments=cta")
+    response = post(client, {"events": [{"experiment": "cta", "event": "clicked"}]})
+    assert response.json() == {"accepted": 1, "ignored": 0}
