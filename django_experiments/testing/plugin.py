@@ -16,6 +16,7 @@ Django.
 from __future__ import annotations
 
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +32,13 @@ def _settle() -> None:
     if "django_experiments.engine.writebehind" in sys.modules:  # the test used the app
         from django_experiments.testing.background import settle
 
-        settle(timeout=5)
+        if not settle(timeout=5):
+            warnings.warn(
+                "django_experiments: background writes or publishes did not finish within 5 s "
+                "(store or broker stalled?); they may land during the next test",
+                pytest.PytestWarning,
+                stacklevel=1,
+            )
 
 
 # Old-style wrappers: new-style ones (``wrapper=True``) need pluggy 1.2+ / pytest 7.4+ only
