@@ -44,6 +44,18 @@ def assigned(visible: Any, user: Any, client: Client) -> str:
     return str(experiment("cta", actor=user).assigned.name)
 
 
+@pytest.fixture
+def written_elsewhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A first page's new assignments are stored 30 ms after its response, as if by another
+    process's writer (this process's own queue has nothing to flush)."""
+
+    def later(pending: Any) -> bool:
+        threading.Timer(0.03, writebehind.write, [pending]).start()
+        return True
+
+    monkeypatch.setattr(writebehind.writer, "submit", later)
+
+
 def post(client: Client, body: Any, **extra: Any) -> Any:
     data = body if isinstance(body, (str, bytes)) else json.dumps(body)
     return client.post(URL, data=data, content_type="application/json", **extra)
@@ -235,14 +247,8 @@ def test_anonymous_events_count_without_the_middleware(
 
 @pytest.mark.urls("tests.urls")
 def test_an_event_sent_right_after_the_first_page_waits_for_its_assignment(
-    client: Client, visible: Any, monkeypatch: pytest.MonkeyPatch
+    client: Client, visible: Any, written_elsewhere: None
 ) -> None:
-    # As if another process's writer stored the page's new assignment 30 ms after its response.
-    def elsewhere(pending: Any) -> bool:
-        threading.Timer(0.03, writebehind.write, [pending]).start()
-        return True
-
-    monkeypatch.setattr(writebehind.writer, "submit", elsewhere)
     page = client.get("/experiments/assignments/?experiments=cta")
     assert page.status_code == 200, page.content
     response = post(client, {"events": [{"experiment": "cta", "event": "clicked"}]})
@@ -264,7 +270,7 @@ def test_an_older_cookie_never_waits(
 
 @pytest.mark.urls("tests.urls")
 def test_the_events_endpoint_neither_prefetches_nor_learns(
-    client: Client, visible: Any, make_experiment: Any, monkeypatch: pytest.MonkeyPatch
+    client: Client, visible: Any, make_experiment: Any, written_elsewhere: None
 ) -> None:
     from django.urls import resolve
 
@@ -281,11 +287,6 @@ def test_the_events_endpoint_neither_prefetches_nor_learns(
     learned.store_names.update({"cta", "banner"})
     prefetch.learn(learned)
 
-    def elsewhere(pending: Any) -> bool:
-        threading.Timer(0.03, writebehind.write, [pending]).start()
-        return True
-
-    monkeypatch.setattr(writebehind.writer, "submit", elsewhere)
     client.get("/experiments/assignments/?experiments=cta")
     response = post(client, {"events": [{"experiment": "cta", "event": "clicked"}]})
     assert response.json() == {"accepted": 1, "ignored": 0}
@@ -353,7 +354,7 @@ def test_no_wait_when_no_write_can_be_in_flight(
 
 @pytest.mark.urls("tests.urls")
 def test_a_class_with_an_enabled_override_waits_for_its_write_too(
-    client: Client, visible: Any, experiment_registry: Any, monkeypatch: pytest.MonkeyPatch
+    client: Client, visible: Any, experiment_registry: Any, written_elsewhere: None
 ) -> None:
     from django_experiments import Experiment, register
 
@@ -365,11 +366,6 @@ def test_a_class_with_an_enabled_override_waits_for_its_write_too(
 
     register(Cta)
 
-    def elsewhere(pending: Any) -> bool:
-        threading.Timer(0.03, writebehind.write, [pending]).start()
-        return True
-
-    monkeypatch.setattr(writebehind.writer, "submit", elsewhere)
     client.get("/experiments/assignments/?experiments=cta")
     response = post(client, {"events": [{"experiment": "cta", "event": "clicked"}]})
     assert response.json() == {"accepted": 1, "ignored": 0}
