@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import time
 from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
@@ -27,7 +26,7 @@ from django_experiments.engine.errors import BehaviorMissingError, ExperimentErr
 from django_experiments.engine.rollout import Rollout, resolve_rollout
 from django_experiments.engine.rules import collect_rules
 from django_experiments.engine.scope import Scope
-from django_experiments.engine.stores import NullStore, Store, get_store
+from django_experiments.engine.stores import NullStore, Store, get_store, report_failure
 
 logger = logging.getLogger("django_experiments")
 
@@ -37,8 +36,6 @@ CONCLUDED = "concluded"
 CONTROL = "control"
 
 _warned_unknown: set[str] = set()
-_store_warned_at = -1e9
-STORE_WARNING_INTERVAL = 60.0
 
 
 Behavior = Callable[..., Any]
@@ -740,16 +737,4 @@ def _unknown(name: str) -> None:
 
 
 def _store_failed(operation: str) -> None:
-    # A dead Redis would otherwise log one warning per request: warn once a minute, debug-log
-    # the rest.
-    global _store_warned_at
-    now = time.monotonic()
-    if now - _store_warned_at >= STORE_WARNING_INTERVAL:
-        _store_warned_at = now
-        logger.warning(
-            "Assignment store %s failed; serving deterministic assignments",
-            operation,
-            exc_info=True,
-        )
-    else:
-        logger.debug("Assignment store %s failed", operation, exc_info=True)
+    report_failure("Assignment store %s failed; serving deterministic assignments", operation)

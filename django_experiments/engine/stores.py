@@ -7,6 +7,8 @@ falls back to deterministic assignment, so a store failure never reaches the cal
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 import zlib
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
@@ -17,6 +19,8 @@ from django.utils.module_loading import import_string
 from redis.exceptions import NoScriptError
 
 from django_experiments.conf import settings
+
+logger = logging.getLogger("django_experiments")
 
 COUNTER_FIELD = "__rr__"
 
@@ -369,6 +373,22 @@ class CacheStore(Store):
         counter = f"{self.prefix}:{experiment}:rr"
         self.cache.add(counter, 0, None)
         return int(self.cache.incr(counter))
+
+
+#: Seconds between two warnings of the same kind about a failing store (the rest are debug).
+FAILURE_WARNING_INTERVAL = 60.0
+#: Last warning time per message: a dead store fails on every request, or every write round.
+_warned_at: dict[str, float] = {}
+
+
+def report_failure(message: str, *args: Any) -> None:
+    """Log a store failure (with its traceback): a warning once a minute per message."""
+    now = time.monotonic()
+    if now - _warned_at.get(message, -float("inf")) >= FAILURE_WARNING_INTERVAL:
+        _warned_at[message] = now
+        logger.warning(message, *args, exc_info=True)
+    else:
+        logger.debug(message, *args, exc_info=True)
 
 
 STORES: dict[str, type[Store]] = {

@@ -15,19 +15,12 @@ request derives the same variant again, unless the weights changed in between.
 
 from __future__ import annotations
 
-import logging
-import time
 from typing import Any
 
 from django_experiments.background import BackgroundQueue
 from django_experiments.conf import settings
 from django_experiments.engine.scope import Scope, anonymous_identity
-from django_experiments.engine.stores import Store
-
-logger = logging.getLogger("django_experiments")
-
-#: Seconds between two warnings about failed writes (the rest are debug-logged).
-WARNING_INTERVAL = 60.0
+from django_experiments.engine.stores import Store, report_failure
 
 #: ``(store, experiment store name, context key, variant)``
 Pending = tuple[Store, str, str, str]
@@ -109,26 +102,12 @@ def write(items: list[Pending]) -> None:
         try:
             store.put_many(entries)
         except Exception:
-            _failed(len(entries), store.name)
-
-
-_warned_at = [-float("inf")]
-
-
-def _failed(count: int, store: str) -> None:
-    # A dead store would otherwise log every round (many a second): warn once a minute.
-    now = time.monotonic()
-    log = logger.debug
-    if now - _warned_at[0] >= WARNING_INTERVAL:
-        _warned_at[0] = now
-        log = logger.warning
-    log(
-        "Writing %d new assignment(s) to the %s store failed; the visitors' next requests "
-        "will derive and store them again",
-        count,
-        store,
-        exc_info=True,
-    )
+            report_failure(
+                "Writing %d new assignment(s) to the %s store failed; the visitors' next "
+                "requests will derive and store them again",
+                len(entries),
+                store.name,
+            )
 
 
 def _write_rounds(rounds: list[list[Pending]]) -> None:

@@ -173,7 +173,6 @@ class ClientEventsView(APIView):
         writebehind.writer.flush(timeout=0.05)  # this process's own writes
         for delay in FRESH_RETRY_DELAYS:  # another process's writes
             time.sleep(delay)
-            scope.known.clear()  # a prefetched absence is what is being waited out
             for index in waiting:
                 forget(scope, items[index]["experiment"])
             still = []

@@ -8,6 +8,7 @@ import pytest
 
 from django_experiments.engine import allocation
 from django_experiments.engine import experiment as experiment_module
+from django_experiments.engine import stores as stores_module
 from django_experiments.engine.definitions import Definition, TreatmentDef
 
 
@@ -47,6 +48,6 @@ def definition_factory() -> Callable[..., Definition]:
 def _engine_state(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Warn-once and rollout caches are process state: give every test a clean slate."""
     monkeypatch.setattr(experiment_module, "_warned_unknown", set())
-    monkeypatch.setattr(experiment_module, "_store_warned_at", -1e9)
+    monkeypatch.setattr(stores_module, "_warned_at", {})
     monkeypatch.setattr(experiment_module, "_rollouts", {})
     yield

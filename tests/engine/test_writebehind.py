@@ -150,7 +150,6 @@ def test_a_dead_store_loses_nothing_that_cannot_be_derived_again(
     caplog: pytest.LogCaptureFixture,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(writebehind, "_warned_at", [-float("inf")])
     make_experiment("cta", control=1, b=1)
     scope, variants = fresh_visit("cta")
     with caplog.at_level(logging.WARNING, logger="django_experiments"):
