@@ -7,6 +7,8 @@ dead port for the broker-down tests.
 
 from __future__ import annotations
 
+import os
+
 import contextlib
 import json
 import threading
@@ -24,8 +26,9 @@ from django_experiments.tracking import events as events_mod
 from tests.celery_apps import make_app, use_app
 from tests.conftest import require_service
 
-REDIS_BROKER = "redis://127.0.0.1:6379/14"
-AMQP_BROKER = "amqp://guest:guest@127.0.0.1:5672//"
+# Overridable so that several checkouts can run their broker tests side by side.
+REDIS_BROKER = os.environ.get("TEST_REDIS_BROKER", "redis://127.0.0.1:6379/14")
+AMQP_BROKER = os.environ.get("TEST_AMQP_BROKER", "amqp://guest:guest@127.0.0.1:5672//")
 DEAD_BROKER = "redis://127.0.0.1:1/14"
 
 DB_SINK = "django_experiments.tracking.sinks.DatabaseSink"
