@@ -7,10 +7,9 @@ dead port for the broker-down tests.
 
 from __future__ import annotations
 
-import os
-
 import contextlib
 import json
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
