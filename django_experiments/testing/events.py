@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django_experiments.engine import experiment as engine
 from django_experiments.engine.experiment import Experiment
 from django_experiments.testing.activation import Activation
+from django_experiments.tracking import producer
 
 
 @dataclass(frozen=True)
@@ -74,13 +74,13 @@ class EventCapture(Activation):
 
     def start(self) -> EventCapture:
         if not self._active:
-            engine._captures.append(self._record)
+            producer.captures.append(self._record)
             self._active = True
         return self
 
     def stop(self) -> None:
         if self._active:
-            engine._captures.remove(self._record)
+            producer.captures.remove(self._record)
             self._active = False
 
     @property
