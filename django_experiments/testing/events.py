@@ -14,7 +14,6 @@ from typing import Any
 
 from django_experiments.engine.experiment import Experiment
 from django_experiments.testing.activation import Activation
-from django_experiments.tracking import producer
 
 
 @dataclass(frozen=True)
@@ -74,12 +73,17 @@ class EventCapture(Activation):
 
     def start(self) -> EventCapture:
         if not self._active:
+            # Imported here: the pytest plugin imports this package before Django is set up.
+            from django_experiments.tracking import producer
+
             producer.captures.append(self._record)
             self._active = True
         return self
 
     def stop(self) -> None:
         if self._active:
+            from django_experiments.tracking import producer
+
             producer.captures.remove(self._record)
             self._active = False
 
