@@ -7,8 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import connection
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from django_experiments import experiment
