@@ -7,7 +7,10 @@ never see a table the recorder would not produce.
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any
+
+from django.db import transaction
 
 from django_experiments.engine import allocation
 from django_experiments.engine.definitions import Definition, TreatmentDef
@@ -88,3 +91,45 @@ def table_for(treatments: list[Any], salt: str, phase: Any) -> list[allocation.R
     # Changed weights, or a table naming a treatment that no longer exists: slots of unknown
     # owners are freed like any other, so the result is still a minimal move.
     return allocation.rebalance(old, counts, order)
+
+
+#: Per DB connection (so per thread), the outermost atomic block that changed definitions.
+_dirty_blocks: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
+
+
+def _connection() -> Any:
+    return transaction.get_connection()
+
+
+def _outermost_block(connection: Any) -> Any:
+    """The outermost atomic block of the code's own (test-runner wrappers excluded), if any."""
+    for block in connection.atomic_blocks:
+        if not getattr(block, "_from_testcase", False):
+            return block
+    return None
+
+
+def mark_dirty() -> None:
+    """Remember that the transaction open on this thread (if any) changed definitions."""
+    try:
+        connection = _connection()
+        block = _outermost_block(connection)
+    except Exception:  # no usable DB connection: nothing can be uncommitted either
+        return
+    if block is not None:
+        _dirty_blocks[connection] = block
+
+
+def uncommitted_change() -> bool:
+    """Did the transaction still open on this thread's connection change definitions?"""
+    try:
+        connection = _connection()
+    except Exception:
+        return False
+    block = _dirty_blocks.get(connection)
+    if block is None:
+        return False
+    if any(b is block for b in connection.atomic_blocks):
+        return True
+    del _dirty_blocks[connection]
+    return False

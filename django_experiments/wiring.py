@@ -19,9 +19,10 @@ def _on_unknown(name: str) -> None:
 
 def connect() -> None:
     from django_experiments import login  # noqa: F401 - connects the login migration
-    from django_experiments.loader import load_from_db
+    from django_experiments.loader import load_from_db, uncommitted_change
     from django_experiments.tracking import producer, tasks  # noqa: F401 - registers tasks
 
     hooks.load_definitions = load_from_db
     hooks.on_event = producer.on_event
     hooks.on_unknown = _on_unknown
+    hooks.uncommitted_change = uncommitted_change

@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import threading
 import time
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
-
-from django.db import transaction
 
 from django_experiments.conf import settings
 from django_experiments.engine import allocation
@@ -178,7 +175,7 @@ def all_definitions() -> dict[str, Definition]:
                 snap.checked_at = time.monotonic()
                 return snap.definitions
             return {}
-        if _changed_in_open_transaction():
+        if hooks.uncommitted_change():
             # This transaction changed definitions and may never commit: serve what it sees
             # to it, but do not keep it for other threads (the commit invalidates anyway).
             return loaded
@@ -198,45 +195,3 @@ def invalidate(shared: bool = True) -> None:
     for compatibility and ignored: there is no shared copy to invalidate any more.
     """
     _snapshot.definitions = None
-    _mark_dirty()
-
-
-#: Per DB connection (so per thread), the outermost atomic block that changed definitions.
-_dirty_blocks: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-
-
-def _connection() -> Any:
-    return transaction.get_connection()
-
-
-def _outermost_block(connection: Any) -> Any:
-    """The outermost atomic block of the code's own (test-runner wrappers excluded), if any."""
-    for block in connection.atomic_blocks:
-        if not getattr(block, "_from_testcase", False):
-            return block
-    return None
-
-
-def _mark_dirty() -> None:
-    try:
-        connection = _connection()
-        block = _outermost_block(connection)
-    except Exception:  # no usable DB connection: nothing can be uncommitted either
-        return
-    if block is not None:
-        _dirty_blocks[connection] = block
-
-
-def _changed_in_open_transaction() -> bool:
-    """Did the transaction still open on this thread's connection change definitions?"""
-    try:
-        connection = _connection()
-    except Exception:
-        return False
-    block = _dirty_blocks.get(connection)
-    if block is None:
-        return False
-    if any(b is block for b in connection.atomic_blocks):
-        return True
-    del _dirty_blocks[connection]
-    return False

@@ -29,6 +29,9 @@ LoadDefinitions = Callable[[], Mapping[str, "Definition"]]
 OnEvent = Callable[["Experiment", str, Any, "dict[str, Any]", bool], Any]
 #: ``(bare name)``: resolution met a name with no definition.
 OnUnknown = Callable[[str], None]
+#: ``() -> bool``: the transaction open on this thread changed definitions (it may roll back,
+#: so what it reads must not become the process's snapshot).
+UncommittedChange = Callable[[], bool]
 
 
 def _no_definitions() -> Mapping[str, Definition]:
@@ -45,6 +48,10 @@ def _ignore_unknown(name: str) -> None:
     return None
 
 
+def _never() -> bool:
+    return False
+
+
 class Hooks:
     """The wired callbacks; ``django_experiments.apps`` sets them, tests may swap them."""
 
@@ -52,6 +59,7 @@ class Hooks:
         self.load_definitions: LoadDefinitions = _no_definitions
         self.on_event: OnEvent = _drop_event
         self.on_unknown: OnUnknown = _ignore_unknown
+        self.uncommitted_change: UncommittedChange = _never
 
 
 hooks = Hooks()

@@ -113,9 +113,19 @@ def ship(batch: Sequence[Event]) -> None:
     size = max(1, int(settings.TRACKING_BATCH_SIZE))
     items = list(batch)
     for start in range(0, len(items), size):
+        _after_commit(partial(handoff, items[start : start + size]))
+
+
+def _after_commit(callback: Callable[[], None]) -> None:
+    try:
         # robust: a hand-over problem must never break the request's other on_commit
         # callbacks; handoff() already falls back to the outbox.
-        transaction.on_commit(partial(handoff, items[start : start + size]), robust=True)
+        transaction.on_commit(callback, robust=True)
+    except Exception:
+        # No usable database connection (the database is down, or a test forbids it): there
+        # is no transaction to wait for, and tracking must not fail the caller.
+        logger.debug("No database connection to defer the hand-over to; now", exc_info=True)
+        callback()
 
 
 def handoff(batch: Sequence[Event]) -> None:

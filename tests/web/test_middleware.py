@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 def test_scope_is_bound_in_the_view_and_released_after(client: Any, cta: Any) -> None:
     data = client.get("/web/page/").json()
     assert data["scope_bound"] is True
-    assert data["events"] == ["viewed", "assignment"]
+    assert data["events"] == ["assignment", "viewed"]
     assert current_scope() is None
 
 
@@ -33,12 +33,12 @@ def test_dnt_assigns_but_tracks_nothing(client: Any, cta: Any, value: str) -> No
 
 @pytest.mark.parametrize("value", ["0", "false", "no", "off", "", "null", "11", "yes please"])
 def test_other_dnt_values_are_tracked(client: Any, cta: Any, value: str) -> None:
-    assert client.get("/web/page/", HTTP_DNT=value).json()["events"] == ["viewed", "assignment"]
+    assert client.get("/web/page/", HTTP_DNT=value).json()["events"] == ["assignment", "viewed"]
 
 
 def test_dnt_is_ignored_when_respect_dnt_is_off(client: Any, cta: Any, settings: Any) -> None:
     settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "RESPECT_DNT": False}
-    assert client.get("/web/page/", HTTP_DNT="1").json()["events"] == ["viewed", "assignment"]
+    assert client.get("/web/page/", HTTP_DNT="1").json()["events"] == ["assignment", "viewed"]
 
 
 def test_resolutions_are_memoised_per_request(client: Any, cta: Any) -> None:

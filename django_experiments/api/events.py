@@ -30,12 +30,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from django_experiments import dnt
 from django_experiments.api.throttles import ClientEventsThrottle
 from django_experiments.conf import settings
 from django_experiments.engine import definitions as defs
 from django_experiments.engine.experiment import split_name
-from django_experiments.engine.scope import Scope, activate, current_scope
+from django_experiments.engine.scope import current_scope
 from django_experiments.engine.stores import NullStore, get_store
 from django_experiments.tracking.events import InvalidEventError, build_event
 from django_experiments.tracking.producer import emit
@@ -104,17 +103,8 @@ class ClientEventsView(APIView):
                 f"{len(items)} events in one request; the limit is {max_events} "
                 "(TRACKING_CLIENT_MAX_EVENTS)."
             )
-        scope = current_scope()
-        if scope is None:
-            # No ExperimentMiddleware: a scope of our own, closed here like the middleware's.
-            from django_experiments.middleware import close
-
-            own = Scope(trackable=dnt.trackable(request._request), deferring=True)
-            try:
-                with activate(own):
-                    return self._record(request, items)
-            finally:
-                close(own)
+        # The URLconf wraps this view in ``with_scope``: there is always a scope, the
+        # middleware's or the view's own, and it ships the events when it closes.
         return self._record(request, items)
 
     def _too_large(self, size: int | None, limit: int) -> Response:
