@@ -57,9 +57,7 @@ def test_defaults_draft_first_or_named_control_and_extra_fields() -> None:
     draft = create_experiment("a", {"grey": 1, "red": 1}, description="why", client_visible=True)
     assert draft.status == "draft" and draft.started_at is None
     assert draft.description == "why" and draft.client_visible
-    assert list(draft.treatments.filter(is_control=True).values_list("name", flat=True)) == [
-        "grey"
-    ]
+    assert list(draft.treatments.filter(is_control=True).values_list("name", flat=True)) == ["grey"]
     named = create_experiment("b", {"red": 1, "control": 1})
     assert named.treatments.get(is_control=True).name == "control"
     chosen = create_experiment("c", {"red": 1, "grey": 1}, control="grey")
