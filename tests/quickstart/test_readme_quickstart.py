@@ -170,7 +170,7 @@ def test_page_events_reach_the_database_through_a_real_worker(project: Project) 
             project.popen(["python", "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]),
         )
         started.append(server)
-        worker.wait_for(" ready.", timeout=30)
+        worker.wait_for(" ready.", timeout=60)
         server.until(lambda: listening(port), "listening port", timeout=30)
 
         visitor = _opener()
@@ -189,7 +189,7 @@ def test_page_events_reach_the_database_through_a_real_worker(project: Project) 
         assert api.status == 200 and api.headers["Content-Type"].startswith("application/json")
         json.loads(api.read())
 
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             rows = _events(project)
             if sorted(r[0] for r in rows) == ["assignment", "viewed", "viewed"]:
