@@ -184,7 +184,7 @@ def test_page_events_reach_the_database_through_a_real_worker(project: Project) 
     try:
         worker = Running("worker", project.popen(worker_cmd))
         started.append(worker)
-        beat = Running("beat", project.popen([*beat_cmd, "-s", "beat-schedule"]))
+        beat = Running("beat", project.popen(beat_cmd))
         started.append(beat)
         server = Running(
             "runserver",
