@@ -18,4 +18,5 @@ urlpatterns = [
     path("raises/", views.raises),
     path("raises-own-scope/", views.raises_with_own_scope),
     path("streaming/", views.streaming),
+    path("readme/", views.readme),
 ]

@@ -145,3 +145,12 @@ def streaming(request: HttpRequest) -> StreamingHttpResponse:
         yield exp.assigned.name
 
     return StreamingHttpResponse(body())
+
+
+def readme(request: HttpRequest) -> HttpResponse:
+    """The README's view example, verbatim in spirit: read the variant, track a click."""
+    exp = request.experiment("cta")  # type: ignore[attr-defined]
+    name = exp.assigned.name
+    exp.assigned.payload  # noqa: B018 - a second read: still one exposure
+    exp.track("clicked", value=1, button="hero")
+    return HttpResponse(name)
