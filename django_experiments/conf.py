@@ -73,6 +73,12 @@ DEFAULTS: dict[str, Any] = {
     "REDIRECT_ALLOWED_HOSTS": [],
     "REDIRECT_URL_VALIDATOR": None,
     "API_THROTTLE_RATE": "120/min",
+    # Client events per experiment and context, whatever address or session posts them
+    # (tracking/context_limit.py); None: no limit.
+    "TRACKING_CLIENT_CONTEXT_RATE": "30/min",
+    # Proxies (IPs or CIDRs) whose X-Forwarded-For the rate limits believe (api/client_ip.py);
+    # empty: the socket address is the client's.
+    "TRUSTED_PROXIES": [],
 }
 
 # Allowed types per key; a tuple means any of them. ``None`` is accepted where the default is.
@@ -122,6 +128,8 @@ TYPES: dict[str, tuple[type, ...]] = {
     "REDIRECT_ALLOWED_HOSTS": (list, tuple),
     "REDIRECT_URL_VALIDATOR": (str,),
     "API_THROTTLE_RATE": (str,),
+    "TRACKING_CLIENT_CONTEXT_RATE": (str,),
+    "TRUSTED_PROXIES": (list, tuple),
 }
 
 NESTING_CHOICES = ("raise", "warn", "allow")

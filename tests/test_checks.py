@@ -198,7 +198,7 @@ def test_w002_forced_assignment_open_without_debug(settings: Any) -> None:
     assert isinstance(message, django_checks.Warning)
     assert _ids(settings, {"ALLOW_FORCED_ASSIGNMENT": True, "FORCE_STAFF_ONLY": True}) == []
     settings.DEBUG = True
-    assert _ids(settings, {"ALLOW_FORCED_ASSIGNMENT": True}) == []
+    assert _ids(settings, {"ALLOW_FORCED_ASSIGNMENT": True, "COOKIE_SECURE": False}) == []
 
 
 def test_w001_middleware_missing(settings: Any) -> None:

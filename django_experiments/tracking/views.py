@@ -17,7 +17,7 @@ throttled by ``TRACKING_CLIENT_THROTTLE_RATE``.
 
 from __future__ import annotations
 
-import json
+import math
 import time
 from typing import Any
 
@@ -39,6 +39,8 @@ from django_experiments.engine import writebehind
 from django_experiments.engine.experiment import split_name
 from django_experiments.engine.scope import Scope, activate, current_scope
 from django_experiments.engine.stores import NullStore, get_store
+from django_experiments.tracking import context_limit
+from django_experiments.tracking.body import BodyError, parse_json
 from django_experiments.tracking.events import InvalidEventError, build_event, emit
 
 ALLOWED_FIELDS = frozenset({"experiment", "event", "variant", "value", "properties"})
@@ -87,9 +89,9 @@ class ClientEventsView(APIView):
         if len(body) > limit:
             return self._too_large(len(body), limit)
         try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, ValueError) as exc:
-            return _error(f"The body must be JSON: {exc}")
+            payload = parse_json(body)
+        except BodyError as exc:
+            return _error(str(exc))
         if isinstance(payload, dict) and "events" in payload:
             extra = set(payload) - {"events"}
             if extra:
@@ -145,6 +147,9 @@ class ClientEventsView(APIView):
         if errors:
             return _error("Invalid events; none were recorded.", errors=errors)
         ready = [event for event in built.values() if event is not None]
+        wait = context_limit.exceeded(ready)
+        if wait is not None:
+            return _throttled(wait)
         for event in ready:
             emit(event)
         return Response({"accepted": len(ready), "ignored": len(items) - len(ready)}, status=202)
@@ -232,6 +237,18 @@ FRESH_COOKIE_SECONDS = 10.0
 #: Waits before re-reading the store for such a visitor's misses: together longer than the
 #: write-behind's linger (engine/writebehind.py LINGER_SECONDS) plus a round trip.
 FRESH_RETRY_DELAYS = (0.0, 0.02, 0.04, 0.08)
+
+
+def _throttled(wait: float) -> Response:
+    seconds = max(1, math.ceil(wait))
+    response = _error(
+        "Too many events for this visitor in this experiment; none were recorded "
+        "(TRACKING_CLIENT_CONTEXT_RATE).",
+        code=status.HTTP_429_TOO_MANY_REQUESTS,
+        retry_after=seconds,
+    )
+    response["Retry-After"] = str(seconds)
+    return response
 
 
 def _dnt(request: Request) -> bool:
