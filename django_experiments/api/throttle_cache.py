@@ -44,6 +44,11 @@ class FallbackCache:
         ``RETRY_SECONDS`` ago)."""
         return time.monotonic() < self._down_until
 
+    def reset(self) -> None:
+        """Forget the local counts and try the shared cache again (tests)."""
+        self.local.clear()
+        self._down_until = 0.0
+
     def _call(self, method: str, *args: Any) -> Any:
         if not self.degraded:
             try:
