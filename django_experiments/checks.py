@@ -189,7 +189,11 @@ def _check_values(user: dict[str, Any]) -> list[checks.CheckMessage]:
 
 
 #: Rate settings in DRF's ``"<count>/<s|min|hour|day>"`` form.
-RATE_SETTINGS = ("API_THROTTLE_RATE", "TRACKING_CLIENT_THROTTLE_RATE", "TRACKING_CLIENT_CONTEXT_RATE")
+RATE_SETTINGS = (
+    "API_THROTTLE_RATE",
+    "TRACKING_CLIENT_THROTTLE_RATE",
+    "TRACKING_CLIENT_CONTEXT_RATE",
+)
 
 
 def _check_client_limits(user: dict[str, Any]) -> list[checks.CheckMessage]:
@@ -236,11 +240,7 @@ def _check_client_limits(user: dict[str, Any]) -> list[checks.CheckMessage]:
 
 def _valid_rate(rate: str) -> bool:
     count, slash, period = rate.partition("/")
-    return (
-        bool(slash)
-        and count.strip().isdigit()
-        and period[:1] in ("s", "m", "h", "d")
-    )
+    return bool(slash) and count.strip().isdigit() and period[:1] in ("s", "m", "h", "d")
 
 
 def _check_sink_config(user: dict[str, Any], sink: str) -> list[checks.CheckMessage]:

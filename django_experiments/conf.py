@@ -128,7 +128,7 @@ TYPES: dict[str, tuple[type, ...]] = {
     "REDIRECT_ALLOWED_HOSTS": (list, tuple),
     "REDIRECT_URL_VALIDATOR": (str,),
     "API_THROTTLE_RATE": (str,),
-    "TRACKING_CLIENT_CONTEXT_RATE": (str,),
+    "TRACKING_CLIENT_CONTEXT_RATE": (str, type(None)),  # None switches the limit off
     "TRUSTED_PROXIES": (list, tuple),
 }
 

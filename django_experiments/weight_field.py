@@ -19,7 +19,7 @@ from django_experiments.validation import parse_weight
 
 
 class WeightField(forms.DecimalField):
-    def to_python(self, value: Any) -> Decimal | None:
+    def to_python(self, value: Any) -> Decimal | None:  # type: ignore[override]  # stubs: int
         if value in self.empty_values:
             return None
         if self.localize:

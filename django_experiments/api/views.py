@@ -3,9 +3,9 @@
 Only experiments marked *client visible* in the admin that are running (or paused, for a
 visitor with a stored variant) are answered; any other name (unknown, hidden, draft, concluded
 or misspelled) is simply absent from the result, so the endpoint reveals nothing about
-experiments that are not meant for browsers (``django_experiments.published``). The anonymous actor cookie is set exactly as a
-page would set it, and each returned experiment is published (assignment event), since the
-client is about to show it.
+experiments that are not meant for browsers (``django_experiments.published``). The anonymous
+actor cookie is set exactly as a page would set it, and each returned experiment is published
+(assignment event), since the client is about to show it.
 """
 
 from __future__ import annotations

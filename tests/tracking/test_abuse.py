@@ -103,9 +103,7 @@ def test_one_context_cannot_inflate_conversions(visitor: Client, tracking_settin
     assert "TRACKING_CLIENT_CONTEXT_RATE" in refused.json()["detail"]
 
 
-def test_the_limit_is_per_context_not_per_address(
-    visitor: Client, tracking_settings: Any
-) -> None:
+def test_the_limit_is_per_context_not_per_address(visitor: Client, tracking_settings: Any) -> None:
     tracking_settings(
         TRACKING_SINKS=[DB_SINK], TRACKING_DEDUPE_SECONDS=0, TRACKING_CLIENT_CONTEXT_RATE="2/min"
     )

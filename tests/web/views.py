@@ -97,8 +97,9 @@ TEMPLATES = {
     "{% endifvariant %}]",
     "json": '{% load experiments %}{% experiment "cta" %}{% experiments_json %}',
     "escape": '{% load experiments %}{% experiment "xss" %}',
-    "json_all": "{% load experiments %}{% for name in names %}{% experiment name %}{% endfor %}"
-    "{% experiments_json %}",
+    # "as" publishes whatever the status: experiments_json must do the filtering.
+    "json_all": "{% load experiments %}{% for name in names %}{% experiment name as exp %}"
+    "{% endfor %}{% experiments_json %}",
 }
 
 
