@@ -1,6 +1,6 @@
 """Client-side events: ``POST`` from the browser for client-visible experiments.
 
-Body (JSON, at most ``EVENT_MAX_BODY_BYTES``)::
+Body (JSON, at most ``EVENT_MAX_BODY_BYTES`` and ``body.MAX_DEPTH`` levels deep)::
 
     {"events": [{"experiment": "cta", "event": "clicked", "variant": "candidate",
                  "value": 1, "properties": {"position": "hero"}}]}
@@ -12,7 +12,8 @@ assignment by posting events). All events are validated before any is recorded: 
 nothing was recorded. Events the server would not track (DNT, excluded, not running, never
 assigned) are accepted and ignored, so a page rendered just before a status change gets no
 error. CSRF is enforced for every caller (send the ``X-CSRFToken`` header), and callers are
-throttled by ``TRACKING_CLIENT_THROTTLE_RATE``.
+throttled by ``TRACKING_CLIENT_THROTTLE_RATE`` (requests) and ``TRACKING_CLIENT_CONTEXT_RATE``
+(events per experiment and context, ``context_limit.py``).
 """
 
 from __future__ import annotations
