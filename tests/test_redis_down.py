@@ -20,24 +20,22 @@ from django_experiments.models import Experiment
 
 pytestmark = pytest.mark.django_db
 
-DEAD = {
-    "BACKEND": "django_redis.cache.RedisCache",
-    "LOCATION": "redis://127.0.0.1:1/0",
-    "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
-}
 KEY = "0" * 32
 
 
 @pytest.fixture
-def redis_down(settings: Any, make_experiment: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def redis_down(
+    settings: Any, dead_cache: str, make_experiment: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name, status in (("cta", "running"), ("paused", "paused"), ("draft", "draft")):
         exp = make_experiment(name, status=status)
         Experiment.objects.filter(pk=exp.pk).update(client_visible=True)
-    settings.CACHES = {**settings.CACHES, "default": DEAD, "dead": DEAD}
+    # The one Redis of a deployment: default cache (throttles, definitions) and store.
+    settings.CACHES = {**settings.CACHES, "default": settings.CACHES[dead_cache]}
     settings.DJANGO_EXPERIMENTS = {
         **settings.DJANGO_EXPERIMENTS,
         "STORE": "redis",
-        "STORE_ALIAS": "dead",
+        "STORE_ALIAS": dead_cache,
         "DEFINITIONS_CACHE_ALIAS": "default",
         "TRACKING_DEDUPE_CACHE_ALIAS": "default",
     }
