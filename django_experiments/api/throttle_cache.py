@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+import uuid
 from typing import Any
 
 from django.core.cache import cache as default_cache
@@ -31,8 +32,9 @@ class FallbackCache:
 
     def __init__(self, primary: BaseCache | Any = default_cache) -> None:
         self.primary = primary
+        # LocMemCache shares storage by name: a unique one per instance (ids are reused).
         self.local = LocMemCache(
-            f"django_experiments-throttle-{id(self)}",
+            f"django_experiments-throttle-{uuid.uuid4().hex}",
             {"OPTIONS": {"MAX_ENTRIES": LOCAL_MAX_ENTRIES}},
         )
         self._down_until = 0.0

@@ -85,3 +85,15 @@ def test_reset(switch: Switchable, clock: list[float]) -> None:
     cache.reset()
     assert not cache.degraded
     assert cache.get("k") is None
+
+
+def test_counts_atomically_in_redis(redis_available: None) -> None:
+    cache = FallbackCache(caches["redis"])
+    key = "glex:test:throttle-count"
+    caches["redis"].delete(key)
+    try:
+        assert [cache.count(key, 2, 60) for _ in range(3)] == [2, 4, 6]
+        assert not cache.degraded
+        assert caches["redis"].ttl(key) > 0  # the window expires by itself
+    finally:
+        caches["redis"].delete(key)
