@@ -12,8 +12,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from django_experiments.engine import definitions
+from django_experiments.engine import experiment as engine_experiment
 from django_experiments.engine.definitions import Definition
 from django_experiments.engine.experiment import PAUSED, RUNNING, split_name
+from django_experiments.engine.registry import class_for
 from django_experiments.engine.stores import get_store, report_failure
 
 
@@ -39,12 +41,24 @@ def is_client_visible(definition: Definition | None, key: str) -> bool:
     return definition.status == PAUSED and has_stored_variant(definition, key)
 
 
+def definition_of(name: str) -> Definition | None:
+    """The definition experiment ``name`` (full name) resolved with: a test's stub if
+    ``stub_experiments`` replaced it, else the admin row's. None when it cannot be read."""
+    bare = split_name(name)[0]
+    try:
+        if bare in engine_experiment._stubs:
+            return class_for(name)(name, only_assigned=True).definition
+        return definitions.get_definition(bare)
+    except Exception:  # no database: show nothing rather than fail the page
+        report_failure("Experiment definitions unreadable; publishing nothing to the client")
+        return None
+
+
 def client_view(published: Mapping[str, Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
     """``{bare name: signature}`` of the published experiments (full names as keys) that the
     client may see; bare names are what the client asks for (no ``NAME_PREFIX``)."""
     visible: dict[str, dict[str, Any]] = {}
     for name, signature in published.items():
-        bare = split_name(name)[0]
-        if is_client_visible(definitions.get_definition(bare), str(signature.get("key", ""))):
-            visible[bare] = dict(signature)
+        if is_client_visible(definition_of(name), str(signature.get("key", ""))):
+            visible[split_name(name)[0]] = dict(signature)
     return visible

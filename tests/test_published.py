@@ -92,3 +92,13 @@ def user(db: Any) -> Any:
     from django.contrib.auth import get_user_model
 
     return get_user_model().objects.create_user("ada", password="pw")
+
+
+def test_stubbed_experiments_are_judged_by_their_stub(
+    experiments: dict[str, Experiment], stub_experiments: Any
+) -> None:
+    # A test stubbing the client-visible draft as running sees it published, as a page would.
+    stub_experiments(draft="candidate")
+    shown = _json_tag(Client())
+    assert set(shown) == {"cta", "draft", "paused"}  # "paused" is running in this test
+    assert shown["draft"]["variant"] == "candidate"
