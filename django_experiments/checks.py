@@ -240,7 +240,7 @@ def _check_client_limits(user: dict[str, Any]) -> list[checks.CheckMessage]:
 
 def _valid_rate(rate: str) -> bool:
     count, slash, period = rate.partition("/")
-    return bool(slash) and count.strip().isdigit() and period[:1] in ("s", "m", "h", "d")
+    return bool(slash) and count.strip().isdecimal() and period[:1] in ("s", "m", "h", "d")
 
 
 def _check_sink_config(user: dict[str, Any], sink: str) -> list[checks.CheckMessage]:

@@ -277,7 +277,7 @@ def test_e017_trusted_proxies_must_be_addresses_or_networks(settings: Any) -> No
 def test_e018_rates_must_parse(settings: Any, key: str) -> None:
     for good in ("120/min", "5/s", "1000/hour", "3/day", "0/m"):
         assert _ids(settings, {key: good}) == [], good
-    for bad in ("120", "x/min", "-1/min", "5/week", "5/", "/min"):
+    for bad in ("120", "x/min", "-1/min", "5/week", "5/", "/min", "²/min", "5/ min"):
         assert _ids(settings, {key: bad}) == ["django_experiments.E018"], bad
 
 
