@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from django_experiments.api.throttle_cache import throttle_cache
 from django_experiments.engine import definitions
 from django_experiments.engine.stores import _build
 
@@ -76,6 +77,7 @@ def _fresh_state() -> Iterator[None]:
     from django.core.cache import caches
 
     caches["default"].clear()
+    throttle_cache.reset()  # a dead cache left by another test must not degrade this one
     definitions.invalidate(shared=False)
     _build.cache_clear()
     yield

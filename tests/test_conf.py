@@ -132,3 +132,10 @@ def test_importing_the_package_does_not_load_the_engine() -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["[]", "django_experiments.engine.registry"]
+
+
+def test_every_setting_has_a_declared_type() -> None:
+    from django_experiments.conf import KINDS, Settings
+
+    assert set(KINDS) == set(DEFAULTS)
+    assert set(Settings.__annotations__) == set(DEFAULTS)

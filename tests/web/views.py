@@ -100,12 +100,22 @@ TEMPLATES = {
     "{% endifvariant %}]",
     "json": '{% load experiments %}{% experiment "cta" %}{% experiments_json %}',
     "escape": '{% load experiments %}{% experiment "xss" %}',
+    # "as" publishes whatever the status: experiments_json must do the filtering.
+    "json_all": "{% load experiments %}{% for name in names %}{% experiment name as exp %}"
+    "{% endfor %}{% experiments_json %}",
 }
 
 
 def template_page(request: HttpRequest, which: str) -> HttpResponse:
     source = TEMPLATES[which]
-    context = RequestContext(request, {"exp_name": request.GET.get("name", "cta"), "project": "p1"})
+    context = RequestContext(
+        request,
+        {
+            "exp_name": request.GET.get("name", "cta"),
+            "names": request.GET.getlist("names"),
+            "project": "p1",
+        },
+    )
     nonce = request.GET.get("nonce")
     if nonce:
         request.csp_nonce = nonce  # type: ignore[attr-defined]
