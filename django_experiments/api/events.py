@@ -31,14 +31,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from django_experiments.api import context_limit
+from django_experiments.api.body import BodyError, parse_json
 from django_experiments.api.throttles import ClientEventsThrottle
 from django_experiments.conf import settings
 from django_experiments.engine import definitions as defs
 from django_experiments.engine.experiment import split_name
 from django_experiments.engine.scope import current_scope
 from django_experiments.engine.stores import NullStore, get_store
-from django_experiments.api import context_limit
-from django_experiments.api.body import BodyError, parse_json
 from django_experiments.tracking.events import InvalidEventError, build_event
 from django_experiments.tracking.producer import emit
 
