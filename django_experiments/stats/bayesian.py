@@ -75,9 +75,10 @@ def bayesian(
     """
     check_alpha(alpha)
     variance = relative_variance(control, treatment)
-    undefined = Bayesian(None, None, None, None, None, None, alpha)
-    if variance is None or variance <= 0:
-        return undefined
+    if variance is None or not (control.variance and treatment.variance):
+        # As gbstats: a zero variance in either arm (0 % or 100 % conversion, constant values)
+        # says the sample is too small to estimate it, not that the lift is certain.
+        return Bayesian(None, None, None, None, None, None, alpha)
     mc, mt = control.mean, treatment.mean
     assert mc is not None and mt is not None  # relative_variance returned a number
     lift = (mt - mc) / mc

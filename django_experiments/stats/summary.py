@@ -24,16 +24,16 @@ class Summary:
     kind: MetricKind = "mean"
 
     def __post_init__(self) -> None:
+        if self.kind not in ("binomial", "mean"):
+            raise ValueError(f"kind must be 'binomial' or 'mean', got {self.kind!r}")
         if self.n < 0:
             raise ValueError(f"n must be >= 0, got {self.n}")
         if not (math.isfinite(self.total) and math.isfinite(self.total_squares)):
             raise ValueError("total and total_squares must be finite numbers")
-        if self.total_squares < 0:
-            raise ValueError(f"total_squares must be >= 0, got {self.total_squares}")
         if self.kind == "binomial" and not 0 <= self.total <= self.n:
             raise ValueError(f"converted must be between 0 and n={self.n}, got {self.total}")
-        if self.kind not in ("binomial", "mean"):
-            raise ValueError(f"kind must be 'binomial' or 'mean', got {self.kind!r}")
+        if self.total_squares < 0:
+            raise ValueError(f"total_squares must be >= 0, got {self.total_squares}")
 
     @property
     def mean(self) -> float | None:

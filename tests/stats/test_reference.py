@@ -1,0 +1,80 @@
+"""Every quantity on the table of cases equals its reference library's (tests/stats/reference.py).
+
+gbstats (GrowthBook's stats engine) for the frequentist, sequential and Bayesian tests and SRM;
+scipy for Welch's t-test, the chi-square test and the expected-loss integrals; statsmodels for
+Holm and Bonferroni. Where a reference calls a quantity undefined, ours must be None too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from tests.stats import reference
+from tests.stats.reference import Row
+
+SOURCES: dict[str, Callable[[], Iterator[Row]]] = {
+    "gbstats frequentist and sequential": reference.frequentist_rows,
+    "scipy welch": reference.welch_rows,
+    "gbstats bayesian": reference.bayesian_rows,
+    "scipy integrate (expected loss)": reference.risk_integral_rows,
+    "scipy chisquare and gbstats srm": reference.srm_rows,
+    "statsmodels multipletests": reference.correction_rows,
+}
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=list(SOURCES))
+def test_matches_reference(source: str) -> None:
+    rows = list(SOURCES[source]())
+    disagreements = [row for row in rows if not row.agrees]
+    assert not disagreements, "\n".join(map(str, disagreements[:10]))
+    # The comparison is not vacuous: most rows compare two numbers.
+    compared = [row for row in rows if row.difference is not None]
+    assert len(compared) >= 20, f"only {len(compared)} numeric rows for {source}"
+
+
+def test_reference_rows_cover_the_issues_cases() -> None:
+    cases = {row.case.split("/")[0] for row in reference.frequentist_rows() if row.difference}
+    for needed in (
+        "binomial-tiny",
+        "binomial-unequal-n",
+        "binomial-five-variants",
+        "values-revenue",
+        "values-three-variants",
+        "values-negative-control-mean",
+    ):
+        assert needed in cases
+    references = {row.reference for row in reference.all_rows() if row.difference is not None}
+    assert references == {
+        "gbstats-frequentist",
+        "gbstats-sequential",
+        "gbstats-bayesian",
+        "gbstats-srm",
+        "scipy-welch",
+        "scipy-welch-raw",
+        "scipy-integrate",
+        "scipy-chisquare",
+        "statsmodels-multipletests",
+    }
+
+
+def test_undefined_cases_agree_with_gbstats() -> None:
+    """Zero conversions, 100 % conversion, n = 0 or 1 and constant values: both say undefined."""
+    undefined = {
+        row.case.split(" ")[0]
+        for row in reference.frequentist_rows()
+        if row.quantity == "relative p_value" and row.ours is None
+    }
+    assert {
+        "binomial-zero-control/t1",
+        "binomial-zero-treatment/t1",
+        "binomial-all-converted-control/t1",
+        "binomial-all-converted-both/t1",
+        "binomial-n-zero-control/t1",
+        "binomial-n-one/t1",
+        "values-zero-control-mean/t1",
+        "values-constant/t1",
+        "values-n-one/t1",
+        "values-n-zero/t1",
+    } <= undefined
