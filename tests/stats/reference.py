@@ -135,11 +135,11 @@ def welch_rows() -> Iterator[Row]:
         vc, vt = control.variance, treatment.variance
         if control.n and treatment.n and vc is not None and vt is not None and vc > 0 and vt > 0:
             result = scipy_stats.ttest_ind_from_stats(
-                treatment.mean, math.sqrt(vt), treatment.n,
-                control.mean, math.sqrt(vc), control.n,
+                treatment.total / treatment.n, math.sqrt(vt), treatment.n,
+                control.total / control.n, math.sqrt(vc), control.n,
                 equal_var=False,
             )  # fmt: skip
-            expected: float | None = result.pvalue
+            expected: float | None = float(result.pvalue)
         else:
             expected = None  # scipy gives NaN, or divides by zero
         yield Row("scipy-welch", "difference_p_value", case, ours.difference_p_value, expected)
@@ -241,7 +241,7 @@ def srm_rows() -> Iterator[Row]:
             expected = [total * w / weight for w in weights]
             label = f"{case.id} weights={weights}"
             yield Row("scipy-chisquare", "srm_p_value", label, ours,
-                      scipy_stats.chisquare(counts, expected).pvalue)  # fmt: skip
+                      float(scipy_stats.chisquare(counts, expected).pvalue))  # fmt: skip
             yield Row("gbstats-srm", "srm_p_value", label, ours, check_srm(counts, weights))
 
 

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from django_experiments.stats import GaussianPrior, Summary, bayesian, binomial, frequentist
 from tests.stats.cases import values
+from tests.stats.strategies import binomials
 
 
 def test_flat_prior_posterior_is_the_frequentist_estimate() -> None:
@@ -70,7 +71,7 @@ def test_bad_prior_and_alpha_are_refused() -> None:
 
 
 summaries = st.one_of(
-    st.integers(0, 100_000).flatmap(lambda n: st.integers(0, n).map(lambda x, n=n: binomial(n, x))),
+    binomials(100_000),
     st.lists(st.floats(-1e6, 1e6, allow_nan=False), max_size=30).map(values),
 )
 
