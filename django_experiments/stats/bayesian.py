@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy import stats as distributions
+from scipy import special
 
 from django_experiments.stats._checks import check_alpha, check_positive
 from django_experiments.stats.frequentist import relative_variance
@@ -55,9 +55,9 @@ def expected_losses(mean: float, sd: float) -> tuple[float, float]:
     dividing by a vanishing probability when ``|z|`` is large.
     """
     z = mean / sd
-    density = float(distributions.norm.pdf(z))
-    treatment = sd * density - mean * float(distributions.norm.cdf(-z))
-    control = sd * density + mean * float(distributions.norm.cdf(z))
+    density = math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+    treatment = sd * density - mean * float(special.ndtr(-z))
+    control = sd * density + mean * float(special.ndtr(z))
     return max(0.0, treatment), max(0.0, control)
 
 
@@ -92,9 +92,10 @@ def bayesian(
     assert mc is not None and mt is not None  # relative_variance returned a number
     try:
         mean, sd = _posterior((mt - mc) / mc, variance, prior)
-        low = float(distributions.norm.ppf(alpha / 2, mean, sd))
-        high = float(distributions.norm.ppf(1 - alpha / 2, mean, sd))
-        chance = float(distributions.norm.sf(0, mean, sd))
+        # Normal quantile and CDF from scipy.special (ndtri, ndtr), as scipy.stats.norm uses.
+        low = mean + sd * float(special.ndtri(alpha / 2))
+        high = mean + sd * float(special.ndtri(1 - alpha / 2))
+        chance = float(special.ndtr(mean / sd))
         risk, risk_control = expected_losses(mean, sd)
     except (ZeroDivisionError, OverflowError):
         return undefined  # absurd magnitudes (sums near 1e308, subnormal means)

@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from scipy import stats as distributions
+from scipy import special
 
 from django_experiments.stats._checks import check_alpha, check_positive
 from django_experiments.stats.summary import Summary
@@ -107,8 +107,10 @@ def welch_df(control: Summary, treatment: Summary) -> float | None:
 def fixed_horizon(estimate: float, variance: float, df: float, alpha: float) -> Interval:
     """Two-sided t interval and p-value (gbstats ``TwoSidedTTest``)."""
     se = math.sqrt(variance)
-    half = float(distributions.t.ppf(1 - alpha / 2, df)) * se
-    p_value = float(2 * distributions.t.sf(abs(estimate) / se, df))
+    # scipy.special's Student t functions are what scipy.stats.t calls, without its import
+    # cost (about 1 s) and per-call overhead: stdtrit is the quantile, stdtr the CDF.
+    half = float(special.stdtrit(df, 1 - alpha / 2)) * se
+    p_value = 2 * float(special.stdtr(df, -abs(estimate) / se))
     return Interval(estimate, estimate - half, estimate + half, min(p_value, 1.0))
 
 
