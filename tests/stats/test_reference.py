@@ -10,9 +10,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 import pytest
+from gbstats.bayesian.tests import EffectBayesianABTest
+from gbstats.frequentist.tests import SequentialTwoSidedTTest, TwoSidedTTest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from django_experiments import stats
+from django_experiments.stats import Summary
 from tests.stats import reference
+from tests.stats.cases import values
 from tests.stats.reference import Row
+from tests.stats.strategies import binomials
+
+values_summaries = st.lists(st.floats(-1e3, 1e3, allow_nan=False), max_size=30).map(values)
 
 SOURCES: dict[str, Callable[[], Iterator[Row]]] = {
     "gbstats frequentist and sequential": reference.frequentist_rows,
@@ -85,3 +95,40 @@ def test_undefined_cases_agree_with_gbstats(rows: dict[str, list[Row]]) -> None:
         "values-n-one/t1",
         "values-n-zero/t1",
     } <= undefined
+
+
+# gbstats computes the sequential e-value as exp(...), which overflows for huge effects (p = 0);
+# ours works in log space.
+@pytest.mark.filterwarnings("ignore:overflow encountered in exp:RuntimeWarning")
+@settings(max_examples=150, deadline=None)
+@given(
+    st.one_of(binomials(2000), values_summaries),
+    st.one_of(binomials(2000), values_summaries),
+    st.sampled_from([None, 5000.0]),
+)
+def test_random_summaries_match_gbstats(
+    control: Summary, treatment: Summary, tuning: float | None
+) -> None:
+    """Beyond the table: any valid pair agrees with gbstats, defined or not."""
+    if control.kind != treatment.kind:
+        treatment = control  # gbstats compares like with like
+    ours = stats.frequentist(control, treatment, sequential_tuning=tuning)
+    test = TwoSidedTTest if tuning is None else SequentialTwoSidedTTest
+    theirs = test(reference.gb_statistic(control), reference.gb_statistic(treatment))
+    result = theirs.compute_result()
+    if result.error_message is not None:
+        assert ours.p_value is None and ours.ci_low is None
+    else:
+        assert ours.p_value == pytest.approx(result.p_value, abs=1e-6)
+        assert ours.ci_low == pytest.approx(result.ci[0], abs=1e-6)
+        assert ours.ci_high == pytest.approx(result.ci[1], abs=1e-6)
+    mine = stats.bayesian(control, treatment)
+    bayes = EffectBayesianABTest(
+        reference.gb_statistic(control), reference.gb_statistic(treatment)
+    ).compute_result()
+    if bayes.error_message is not None:
+        assert mine.chance_to_win is None and mine.risk is None
+    else:
+        assert mine.chance_to_win == pytest.approx(bayes.chance_to_win, abs=1e-3)
+        assert mine.risk == pytest.approx(bayes.risk[1], abs=1e-3)
+        assert mine.risk_control == pytest.approx(bayes.risk[0], abs=1e-3)
