@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import operator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -24,6 +25,17 @@ class Summary:
     kind: MetricKind = "mean"
 
     def __post_init__(self) -> None:
+        # Database sums arrive as Decimal (PostgreSQL numeric) or int: store floats, so every
+        # later step is float arithmetic. n must be a whole number (int, numpy integer...).
+        try:
+            object.__setattr__(self, "n", operator.index(self.n))
+        except TypeError:
+            raise ValueError(f"n must be an integer, got {self.n!r}") from None
+        try:
+            object.__setattr__(self, "total", float(self.total))
+            object.__setattr__(self, "total_squares", float(self.total_squares))
+        except (TypeError, ValueError):
+            raise ValueError("total and total_squares must be numbers") from None
         if self.kind not in ("binomial", "mean"):
             raise ValueError(f"kind must be 'binomial' or 'mean', got {self.kind!r}")
         if self.n < 0:

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from django_experiments.stats import Summary, binomial, mean_metric
+from django_experiments.stats import Summary, binomial, frequentist, mean_metric
 from tests.stats.cases import values
 
 
@@ -61,3 +61,21 @@ def test_constant_values_never_give_a_negative_variance() -> None:
 def test_invalid_summaries_raise_a_clear_error(build: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         build()  # type: ignore[operator]
+
+
+def test_database_numbers_become_floats() -> None:
+    """PostgreSQL returns SUM over numeric as Decimal; numpy counts are not int."""
+    from decimal import Decimal
+
+    import numpy as np
+
+    s = mean_metric(np.int64(3), Decimal("6.5"), Decimal("17.25"))  # type: ignore[arg-type]
+    assert type(s.n) is int and type(s.total) is float and type(s.total_squares) is float
+    assert s.mean == pytest.approx(6.5 / 3)
+    assert frequentist(s, values([1.0, 2.0, 4.0])).p_value is not None
+
+
+@pytest.mark.parametrize(("n", "total"), [(2.5, 1.0), ("3", 1.0), (3, None), (3, "many")])
+def test_non_numbers_are_refused(n: object, total: object) -> None:
+    with pytest.raises(ValueError, match="must be"):
+        mean_metric(n, total, 1.0)  # type: ignore[arg-type]
