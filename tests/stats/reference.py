@@ -23,6 +23,7 @@ from gbstats.utils import check_srm
 from scipy import integrate
 from scipy import stats as scipy_stats
 from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import proportion_confint
 
 from django_experiments import stats
 from django_experiments.stats import Summary
@@ -272,6 +273,33 @@ def correction_rows() -> Iterator[Row]:
                     )
 
 
+def interval_rows() -> Iterator[Row]:
+    """mean_interval: statsmodels' Wilson interval for rates, scipy's t interval for means."""
+    for case in CASES:
+        for name, summary in {"control": case.control, **case.treatments}.items():
+            label = f"{case.id}/{name}"
+            for alpha in ALPHAS:
+                ours = stats.mean_interval(summary, alpha=alpha)
+                if summary.kind == "binomial":
+                    if summary.n == 0:
+                        continue
+                    low, high = proportion_confint(
+                        summary.total, summary.n, alpha=alpha, method="wilson"
+                    )
+                    yield from _rows("statsmodels-wilson", label, {"low": (ours.low, low)})
+                    yield from _rows("statsmodels-wilson", label, {"high": (ours.high, high)})
+                    continue
+                xs = case.raw[name]
+                if len(xs) < 2 or len(set(xs)) == 1:
+                    continue  # scipy: NaN (n < 2) or a zero-width interval (constant values)
+                sem = float(scipy_stats.sem(xs))
+                low, high = scipy_stats.t.interval(
+                    1 - alpha, len(xs) - 1, loc=sum(xs) / len(xs), scale=sem
+                )
+                yield from _rows("scipy-t-interval", label, {"low": (ours.low, low)})
+                yield from _rows("scipy-t-interval", label, {"high": (ours.high, high)})
+
+
 def all_rows() -> Iterator[Row]:
     yield from frequentist_rows()
     yield from welch_rows()
@@ -279,6 +307,7 @@ def all_rows() -> Iterator[Row]:
     yield from risk_integral_rows()
     yield from srm_rows()
     yield from correction_rows()
+    yield from interval_rows()
 
 
 def report() -> list[tuple[str, str, int, int, float, str]]:
