@@ -147,9 +147,18 @@ def _test(
         return Interval(None, None, None, None)
     if variance is None or variance <= 0 or df is None:
         return Interval(estimate, None, None, None)
-    if sequential_tuning is None:
-        return fixed_horizon(estimate, variance, df, alpha)
-    return always_valid(estimate, variance, n_total, alpha, sequential_tuning)
+    try:
+        if sequential_tuning is None:
+            result = fixed_horizon(estimate, variance, df, alpha)
+        else:
+            result = always_valid(estimate, variance, n_total, alpha, sequential_tuning)
+    except (ZeroDivisionError, OverflowError):
+        return Interval(estimate, None, None, None)
+    if not all(
+        math.isfinite(x) for x in (result.low, result.high, result.p_value) if x is not None
+    ):
+        return Interval(estimate, None, None, None)
+    return result
 
 
 def frequentist(

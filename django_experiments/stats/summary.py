@@ -62,8 +62,12 @@ class Summary:
             return rate * (1 - rate)
         if self.n < 2:
             return None
+        try:  # the same expression as gbstats, so both agree on which variances are zero
+            variance = (self.total_squares - self.total**2 / self.n) / (self.n - 1)
+        except OverflowError:
+            return None  # a sum beyond 1e154: not a real metric
         # Clamped: with constant values rounding can leave a tiny negative number.
-        return max(0.0, (self.total_squares - self.total**2 / self.n) / (self.n - 1))
+        return max(0.0, variance) if math.isfinite(variance) else None
 
 
 def binomial(n: int, converted: int) -> Summary:

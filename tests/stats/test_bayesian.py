@@ -8,7 +8,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from django_experiments.stats import GaussianPrior, Summary, bayesian, binomial, frequentist
+from django_experiments.stats import (
+    GaussianPrior,
+    Summary,
+    bayesian,
+    binomial,
+    frequentist,
+    mean_metric,
+)
 from tests.stats.cases import values
 from tests.stats.strategies import binomials
 
@@ -90,3 +97,12 @@ def test_never_raises_and_gives_probabilities(
     assert result.risk_control is not None and result.risk_control >= 0
     assert result.ci_low is not None and result.ci_high is not None
     assert result.ci_low <= (result.lift or 0) <= result.ci_high or result.lift is None
+
+
+def test_absurd_magnitudes_give_none_not_an_overflow() -> None:
+    for control, treatment in (
+        (mean_metric(4, 4e-200, 1e-300), mean_metric(4, 4e200, 1e300)),
+        (mean_metric(4, 4e200, 1e300), mean_metric(4, 4e-200, 1e-300)),
+    ):
+        result = bayesian(control, treatment, prior=GaussianPrior(0.0, 0.1))
+        assert result.chance_to_win is None and result.risk is None

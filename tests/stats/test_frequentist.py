@@ -161,3 +161,11 @@ def test_peeking_daily_is_safe_only_with_sequential_testing() -> None:
     sequential = _false_positive_rate(DEFAULT_SEQUENTIAL_TUNING, experiments=300, looks=10)
     assert fixed > 0.1  # about 0.19 for 10 looks, well above the nominal 0.05
     assert sequential <= 0.05
+
+
+@pytest.mark.parametrize("tuning", [None, 5000.0])
+def test_absurd_magnitudes_give_none_not_an_overflow(tuning: float | None) -> None:
+    control = mean_metric(4, 4e-200, 1e-300)
+    treatment = mean_metric(4, 4e200, 1e300)
+    result = frequentist(control, treatment, sequential_tuning=tuning)
+    assert result.p_value is None and result.ci_low is None
