@@ -35,7 +35,9 @@ def build_app(
         broker_connection_max_retries=None if worker else 1,
         broker_transport_options={"socket_connect_timeout": 1, **(transport_options or {})},
         worker_hijack_root_logger=False,
-        worker_prefetch_multiplier=4,
+        # docs/tracking.md: with late acks on Redis, a task waiting in a worker's prefetch
+        # buffer longer than visibility_timeout is given to another worker as well.
+        worker_prefetch_multiplier=1,
         task_queues=[
             # RabbitMQ is shared with other test runs: a queue of our own, dropped when unused.
             Queue(queue, queue_arguments={"x-expires": 120_000} if amqp else None)

@@ -170,8 +170,10 @@ def worker_factory(
         broker: str,
         experiments: dict[str, Any],
         transport_options: dict[str, Any] | None = None,
+        pool: str = "solo",
     ) -> WorkerProcess:
         worker = WorkerProcess(
+            pool=pool,
             broker=broker,
             queue=queue_name,
             database=chaos_db,

@@ -89,8 +89,9 @@ def test_http_sink_outage_is_retried_dead_lettered_and_redriven(
     redriven = redrive(DeadLetter.objects.all())
     collector.wait_for(lambda c: tally.sent <= set(c.seqs), timeout=30)
     wait_until(
-        lambda: set(DeadLetter.objects.values_list("state", flat=True))
-        == {DeadLetter.State.DELIVERED},
+        lambda: (
+            set(DeadLetter.objects.values_list("state", flat=True)) == {DeadLetter.State.DELIVERED}
+        ),
         timeout=30,
     )
     rows = delivered_rows("chaos-sink")

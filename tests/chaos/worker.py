@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class WorkerProcess:
-    """One solo-pool worker: the process that runs ``deliver`` is the one ``kill()`` hits."""
+    """One worker process; with the solo pool (default) it is also the one that runs
+    ``deliver``, so ``kill()`` hits the task mid-batch. ``pool="prefork"`` runs one child."""
 
     def __init__(
         self,
@@ -27,7 +28,9 @@ class WorkerProcess:
         experiments: dict[str, Any],
         directory: Path,
         transport_options: dict[str, Any] | None = None,
+        pool: str = "solo",
     ) -> None:
+        self.pool = pool
         self.broker = broker
         self.queue = queue
         self.database = database
@@ -61,7 +64,8 @@ class WorkerProcess:
                     "-A",
                     "tests.chaos.worker_app",
                     "worker",
-                    "--pool=solo",
+                    f"--pool={self.pool}",
+                    "--concurrency=1",
                     "--loglevel=WARNING",
                     "--without-gossip",
                     "--without-mingle",
@@ -89,6 +93,12 @@ class WorkerProcess:
     def pid(self) -> int:
         assert self.process is not None
         return self.process.pid
+
+    def children(self) -> list[int]:
+        """Pids of the pool processes (prefork), from /proc."""
+        pid = self.pid
+        path = Path(f"/proc/{pid}/task/{pid}/children")
+        return [int(p) for p in path.read_text().split()] if path.exists() else []
 
     def kill(self) -> None:
         """SIGKILL: no warm shutdown, nothing acknowledged or requeued by the worker."""
