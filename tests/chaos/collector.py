@@ -2,7 +2,7 @@
 
 It records every event id it receives (with the time of the first copy), so a test can count
 what was delivered, what arrived twice, and how long each event took. ``status`` is what it
-answers (500 to simulate an outage); ``hold()`` makes it keep the next request open, after
+answers (500 to simulate an outage; ``fail_first_attempts`` fails each batch once); ``hold()`` makes it keep the next request open, after
 reading and recording the body, until ``release()``: a worker killed while it waits has
 delivered a batch whose answer it never saw.
 """
@@ -21,6 +21,10 @@ from typing import Any
 class Collector:
     def __init__(self) -> None:
         self.status = 200
+        #: Answer 500 to every batch holding an event not posted before: each batch's first
+        #: attempt fails, its retry gets ``status``.
+        self.fail_first_attempts = False
+        self._attempted: set[str] = set()
         self.hits = 0
         self.errors_answered = 0
         #: Copies received per event id (only bodies answered with a 2xx count as delivered).
@@ -44,6 +48,10 @@ class Collector:
                 with collector.cond:
                     collector.hits += 1
                     status = collector.status
+                    ids = {event["id"] for event in events}
+                    if collector.fail_first_attempts and not ids <= collector._attempted:
+                        status = 500
+                    collector._attempted |= ids
                     hold = collector._hold
                     collector._hold = False
                     if 200 <= status < 300:

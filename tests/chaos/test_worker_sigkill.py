@@ -44,6 +44,9 @@ REDIS_DOCUMENTED = {
     "unacked_restore_interval": 10,
     "unacked_restore_throttle": 1,
 }
+#: A requeued batch (pool process lost) comes back in seconds (about 5 s measured: the pool
+#: notices the loss and starts a new process); far below any visibility timeout.
+REQUEUE_BOUND = 30.0
 #: Room for the redelivered tasks themselves to run on a loaded 2-core CI machine.
 SLACK = 10.0
 
@@ -112,7 +115,8 @@ def test_worker_killed_mid_batch_loses_nothing(
     )
     last_delivery = max(collector.last_seen.values())
     # The batch the dead worker held came back within the stated time of a worker consuming.
-    redelivered = max(collector.last_seen[i] for i in in_flight) - restarted_at
+    redelivered_at = max(collector.last_seen[i] for i in in_flight)
+    redelivered = redelivered_at - restarted_at
     rows = delivered_rows("chaos-kill")
     duplicated_ids = {i for i, n in collector.received.items() if n > 1}
     report(
@@ -121,7 +125,9 @@ def test_worker_killed_mid_batch_loses_nothing(
             collector.duplicates(),
             in_flight_batch=len(in_flight),
             unacked_at_kill=unacked,
-            new_worker_to_redelivery=f"{redelivered:.1f} s (bound {bound:g} s)",
+            new_worker_ready_after=f"{restarted_at - killed_at:.1f} s",
+            kill_to_redelivery=f"{redelivered_at - killed_at:.1f} s",
+            bound=f"new worker + {bound:g} s",
             kill_to_last_delivery=f"{last_delivery - killed_at:.1f} s",
         )
     )
@@ -176,7 +182,7 @@ def test_pool_process_killed_mid_batch_is_requeued(
 
     collector.wait_for(
         lambda c: tally.sent <= set(c.seqs) and all(c.received[i] >= 2 for i in in_flight),
-        timeout=SLACK + 30,
+        timeout=REQUEUE_BOUND + 30,
     )
     redelivered_after = max(collector.last_seen[i] for i in in_flight) - killed_at
     rows = delivered_rows("chaos-child")
@@ -195,5 +201,5 @@ def test_pool_process_killed_mid_batch_is_requeued(
     assert set(rows) == tally.sent
     assert set(rows.values()) == {1}
     assert {i for i, n in collector.received.items() if n > 1} == in_flight
-    # Requeued at once, not restored after the visibility timeout (14 minutes here).
-    assert redelivered_after < SLACK
+    # Requeued, not restored after the visibility timeout (14 minutes here).
+    assert redelivered_after < REQUEUE_BOUND
