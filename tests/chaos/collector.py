@@ -1,10 +1,11 @@
 """A real HTTP collector for ``HttpSink`` that a test can make fail, hang and recover.
 
-It records every event id it receives (with the time of the first copy), so a test can count
-what was delivered, what arrived twice, and how long each event took. ``status`` is what it
-answers (500 to simulate an outage; ``fail_first_attempts`` fails each batch once); ``hold()`` makes it keep the next request open, after
-reading and recording the body, until ``release()``: a worker killed while it waits has
-delivered a batch whose answer it never saw.
+It records every event id it receives (with the times of the first and latest copy), so a
+test can count what was delivered, what arrived twice, and how long each event took.
+``status`` is what it answers (500 to simulate an outage; ``fail_first_attempts`` fails each
+batch once). ``hold_next()`` makes it keep the next request open, after reading and recording
+the body, until ``release()``: a worker killed while it waits has delivered a batch whose
+answer it never saw.
 """
 
 from __future__ import annotations
