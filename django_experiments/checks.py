@@ -9,7 +9,7 @@ from django.conf import settings as django_settings
 from django.core import checks
 from django.utils.module_loading import import_string
 
-from django_experiments.conf import DEFAULTS, NESTING_CHOICES, SAMESITE_CHOICES, TYPES
+from django_experiments.conf import DEFAULTS, NESTING_CHOICES, REMOVED, SAMESITE_CHOICES, TYPES
 
 ID = "django_experiments.{}"
 
@@ -23,7 +23,6 @@ NON_NEGATIVE = (
     "TRACKING_RETRY_BACKOFF",
     "TRACKING_BATCH_SIZE",
     "TRACKING_HTTP_TIMEOUT",
-    "TRACKING_PUBLISH_LINGER",
     "EVENT_MAX_PROPERTIES_BYTES",
     "EVENT_MAX_BODY_BYTES",
 )
@@ -47,7 +46,16 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             )
         ]
     errors: list[checks.CheckMessage] = []
-    for key in sorted(set(user) - set(DEFAULTS)):
+    for key in sorted(set(user) & REMOVED):
+        errors.append(
+            _error(
+                "W010",
+                f"DJANGO_EXPERIMENTS[{key!r}] was removed and is ignored.",
+                "Delete it: assignments and events are written synchronously before the "
+                "response, and definitions are reloaded from the database (CHANGELOG).",
+            )
+        )
+    for key in sorted(set(user) - set(DEFAULTS) - REMOVED):
         errors.append(
             _error(
                 "E002",
@@ -116,15 +124,6 @@ def _check_values(user: dict[str, Any]) -> list[checks.CheckMessage]:
                     "Use 'django_redis.cache.RedisCache' or set STORE to 'cache'.",
                 )
             )
-    definitions_alias = user.get("DEFINITIONS_CACHE_ALIAS", DEFAULTS["DEFINITIONS_CACHE_ALIAS"])
-    if isinstance(definitions_alias, str) and definitions_alias not in caches:
-        errors.append(
-            _error(
-                "E006",
-                f"DJANGO_EXPERIMENTS['DEFINITIONS_CACHE_ALIAS'] {definitions_alias!r} is not in "
-                "CACHES.",
-            )
-        )
     rollout = user.get("DEFAULT_ROLLOUT", DEFAULTS["DEFAULT_ROLLOUT"])
     if (isinstance(rollout, str) and rollout not in ("percent", "random", "round_robin")) or (
         isinstance(rollout, type)

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from django_experiments.engine import definitions, prefetch
+from django_experiments.engine import definitions
 from django_experiments.engine.stores import _build
 
 pytest_plugins = ["pytester"]
@@ -76,7 +76,6 @@ def _fresh_state() -> Iterator[None]:
     caches["default"].clear()
     definitions.invalidate(shared=False)
     _build.cache_clear()
-    prefetch.forget()  # routes learned by another test would change round-trip counts
     yield
     definitions.invalidate(shared=False)
     _build.cache_clear()

@@ -214,7 +214,7 @@ def test_track_tag_is_in_the_experiments_library(make_experiment: Any) -> None:
     from django_experiments.engine.scope import Scope, activate
 
     make_experiment("cta", control=1, candidate=1)
-    with activate(Scope()) as scope:
+    with activate(Scope(deferring=True)) as scope:
         out = Template('{% load experiments %}[{% track "cta" "viewed" value=2 actor="a" %}]')
         assert out.render(Context({})) == "[]"
     [event] = [e for e in scope.events if e["event"] == "viewed"]

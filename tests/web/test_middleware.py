@@ -9,7 +9,6 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from django_experiments.conf import settings as exp_settings
-from django_experiments.engine import writebehind
 from django_experiments.engine.context import key_for
 from django_experiments.engine.scope import current_scope
 from tests.web.conftest import anon, cookie_id, redis_monitor
@@ -20,7 +19,7 @@ pytestmark = pytest.mark.django_db
 def test_scope_is_bound_in_the_view_and_released_after(client: Any, cta: Any) -> None:
     data = client.get("/web/page/").json()
     assert data["scope_bound"] is True
-    assert data["events"] == ["viewed", "assignment"]
+    assert data["events"] == ["assignment", "viewed"]
     assert current_scope() is None
 
 
@@ -34,12 +33,12 @@ def test_dnt_assigns_but_tracks_nothing(client: Any, cta: Any, value: str) -> No
 
 @pytest.mark.parametrize("value", ["0", "false", "no", "off", "", "null", "11", "yes please"])
 def test_other_dnt_values_are_tracked(client: Any, cta: Any, value: str) -> None:
-    assert client.get("/web/page/", HTTP_DNT=value).json()["events"] == ["viewed", "assignment"]
+    assert client.get("/web/page/", HTTP_DNT=value).json()["events"] == ["assignment", "viewed"]
 
 
 def test_dnt_is_ignored_when_respect_dnt_is_off(client: Any, cta: Any, settings: Any) -> None:
     settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "RESPECT_DNT": False}
-    assert client.get("/web/page/", HTTP_DNT="1").json()["events"] == ["viewed", "assignment"]
+    assert client.get("/web/page/", HTTP_DNT="1").json()["events"] == ["assignment", "viewed"]
 
 
 def test_resolutions_are_memoised_per_request(client: Any, cta: Any) -> None:
@@ -118,17 +117,19 @@ def test_redis_round_trips_per_request(
 
     with redis_monitor(redis, prefix) as first:
         assert client.get(url).status_code == 200
-        assert writebehind.writer.flush()
     # New visitor: nothing can be stored for an id minted in this request, so no reads; the
-    # three new assignments are written after the response (one pipeline, see
-    # tests/engine/test_writebehind.py), set-if-absent.
+    # three new assignments are written before the response leaves (one pipeline, see
+    # tests/engine/test_assignments.py), set-if-absent.
     assert sorted(c["command"].split()[0] for c in first) == ["HSETNX"] * 3
 
     with redis_monitor(redis, prefix) as warm:
         assert client.get(url).status_code == 200
-    # Returning visitor: the experiments this route resolved last time are read together (one
-    # pipeline, see tests/engine/test_prefetch.py), each asked for twice in the view.
-    assert [c["command"].split()[0] for c in warm] == ["HGET"] * 3
+    # Returning visitor: one atomic read-or-claim per experiment (each asked for twice in the
+    # view, read once); with the explicit multi-read, one HGET pipeline for all three.
+    assert [c["command"].split()[0] for c in warm] == ["EVALSHA"] * 3
+    with redis_monitor(redis, prefix) as fetched:
+        assert client.get(url + "&prefetch=1").status_code == 200
+    assert [c["command"].split()[0] for c in fetched] == ["HGET"] * 3
 
 
 def test_login_migration_is_one_pipelined_round_trip(
@@ -145,7 +146,6 @@ def test_login_migration_is_one_pipelined_round_trip(
         make_experiment(name, control=1, b=1)
     for name in ("one", "two", "three"):
         client.get(f"/web/page/{name}/")
-    assert writebehind.writer.flush()  # the first page's new assignment, written after it
 
     # Count writes to Redis sockets: one write, then its replies, is one round trip.
     writes: list[int] = []

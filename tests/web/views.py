@@ -48,6 +48,8 @@ def explicit_variant(request: HttpRequest) -> JsonResponse:
 def memo(request: HttpRequest) -> JsonResponse:
     """Several experiments, each asked for twice: the second ask must cost nothing."""
     names = request.GET.get("names", "cta").split(",")
+    if request.GET.get("prefetch"):
+        request.experiment.prefetch(*names)  # type: ignore[attr-defined]
     out = {}
     for name in names:
         first = request.experiment(name)  # type: ignore[attr-defined]
