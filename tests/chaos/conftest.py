@@ -7,7 +7,8 @@
 * ``chaos_db``: a database the test process and the worker processes share. On PostgreSQL it
   is the test database itself (committed data, ``transactional_db``); on SQLite, whose test
   database lives in this process's memory, the test's default connection is switched to a
-  migrated file for the duration of the test.
+  migrated file for the duration of the test. Events are handed over on the request thread
+  (after commit), so every write of the test process goes through that connection.
 """
 
 from __future__ import annotations
@@ -36,12 +37,9 @@ from tests.chaos.worker import ROOT, WorkerProcess
 DB_SINK = "django_experiments.tracking.sinks.DatabaseSink"
 HTTP_SINK = "django_experiments.tracking.sinks.HttpSink"
 
-#: DJANGO_EXPERIMENTS keys every chaos test shares, in both processes. Publishing on the
-#: request thread keeps every write of the test process on the connection ``chaos_db`` set.
+#: DJANGO_EXPERIMENTS keys every chaos test shares, in both processes.
 BASE_EXPERIMENTS: dict[str, Any] = {
     "COOKIE_SECURE": False,
-    "TRACKING_BACKGROUND_PUBLISH": False,
-    "STORE_WRITE_BEHIND": False,
     "TRACKING_DEDUPE_SECONDS": 0,
     "TRACKING_HTTP_TIMEOUT": 30.0,
 }

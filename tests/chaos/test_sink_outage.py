@@ -77,8 +77,13 @@ def test_http_sink_outage_is_retried_dead_lettered_and_redriven(
     long_outage = tally.sent - short_outage
 
     def all_dead() -> bool:
-        counts = DeadLetter.objects.values_list("event_count", flat=True)
-        return sum(counts) == len(long_outage)
+        dead = {
+            int(event["properties"]["seq"])
+            for events in DeadLetter.objects.values_list("events", flat=True)
+            for event in events
+            if event["event"] == "chaos"
+        }
+        return dead == long_outage
 
     wait_until(all_dead, timeout=60)
     letters = list(DeadLetter.objects.all())
