@@ -17,6 +17,8 @@ class Tally:
     #: Sequence numbers of the "chaos" events the site accepted (the request answered 200).
     sent: set[int] = field(default_factory=set)
     slowest_request: float = 0.0
+    #: Seconds each request took, in order.
+    durations: list[float] = field(default_factory=list)
     next_seq: int = 0
 
     def request(self, client: Client, experiment: str, events: int = 1) -> Any:
@@ -28,7 +30,9 @@ class Tally:
         query = "&".join(f"seq={s}" for s in seqs)
         started = time.monotonic()
         response = client.get(f"/chaos/track/{experiment}/?{query}")
-        self.slowest_request = max(self.slowest_request, time.monotonic() - started)
+        took = time.monotonic() - started
+        self.durations.append(took)
+        self.slowest_request = max(self.slowest_request, took)
         self.requests += 1
         if response.status_code >= 500:
             self.server_errors += 1

@@ -108,16 +108,6 @@ class WorkerProcess:
             os.kill(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
 
-    def stop(self) -> None:
-        """Warm shutdown (SIGTERM), SIGKILL if it does not finish."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(15)
-        except subprocess.TimeoutExpired:
-            self.kill()
-
     def log(self) -> str:
         if self.log_path is None or not self.log_path.exists():
             return ""
