@@ -183,7 +183,63 @@ def _check_values(user: dict[str, Any]) -> list[checks.CheckMessage]:
             )
         )
     errors += _check_locmem_store(user)
+    errors += _check_client_limits(user)
     return errors
+
+
+#: Rate settings in DRF's ``"<count>/<s|min|hour|day>"`` form.
+RATE_SETTINGS = (
+    "API_THROTTLE_RATE",
+    "TRACKING_CLIENT_THROTTLE_RATE",
+    "TRACKING_CLIENT_CONTEXT_RATE",
+)
+
+
+def _check_client_limits(user: dict[str, Any]) -> list[checks.CheckMessage]:
+    """Rates, trusted proxies, and a Secure cookie that plain-HTTP development drops."""
+    from django_experiments.api.client_ip import parse_networks
+
+    errors: list[checks.CheckMessage] = []
+    for key in RATE_SETTINGS:
+        rate = user.get(key)
+        if isinstance(rate, str) and not _valid_rate(rate):
+            errors.append(
+                _error(
+                    "E018",
+                    f"DJANGO_EXPERIMENTS[{key!r}] {rate!r} is not a rate.",
+                    'Write "<count>/<period>" with a period of s, min, hour or day: "120/min".',
+                )
+            )
+    proxies = user.get("TRUSTED_PROXIES")
+    if isinstance(proxies, (list, tuple)):
+        try:
+            parse_networks(proxies)
+        except ValueError as exc:
+            errors.append(
+                _error(
+                    "E017",
+                    f"DJANGO_EXPERIMENTS['TRUSTED_PROXIES'] has an entry that is not an IP "
+                    f"address or network: {exc}.",
+                    'List addresses or CIDRs: ["10.0.0.1", "172.16.0.0/12"]. Until fixed, '
+                    "no proxy is trusted.",
+                )
+            )
+    if user.get("COOKIE_SECURE", DEFAULTS["COOKIE_SECURE"]) and django_settings.DEBUG:
+        errors.append(
+            _error(
+                "W005",
+                "COOKIE_SECURE is on with DEBUG on: over plain HTTP (any host but localhost) "
+                "browsers drop the visitor cookie, so every request is a new visitor.",
+                "In development settings set DJANGO_EXPERIMENTS['COOKIE_SECURE'] = False, or "
+                "serve over HTTPS; keep it True in production.",
+            )
+        )
+    return errors
+
+
+def _valid_rate(rate: str) -> bool:
+    count, slash, period = rate.partition("/")
+    return bool(slash) and count.strip().isdecimal() and period[:1] in ("s", "m", "h", "d")
 
 
 def _check_sink_config(user: dict[str, Any], sink: str) -> list[checks.CheckMessage]:

@@ -68,6 +68,12 @@ DEFAULTS: dict[str, Any] = {
     "REDIRECT_ALLOWED_HOSTS": [],
     "REDIRECT_URL_VALIDATOR": None,
     "API_THROTTLE_RATE": "120/min",
+    # Client events per experiment and context, whatever address or session posts them
+    # (api/context_limit.py); None: no limit.
+    "TRACKING_CLIENT_CONTEXT_RATE": "30/min",
+    # Proxies (IPs or CIDRs) whose X-Forwarded-For the rate limits believe (api/client_ip.py);
+    # empty: the socket address is the client's.
+    "TRUSTED_PROXIES": [],
 }
 
 # Allowed types per key; a tuple means any of them. ``None`` is accepted where the default is.
@@ -113,6 +119,8 @@ TYPES: dict[str, tuple[type, ...]] = {
     "REDIRECT_ALLOWED_HOSTS": (list, tuple),
     "REDIRECT_URL_VALIDATOR": (str,),
     "API_THROTTLE_RATE": (str,),
+    "TRACKING_CLIENT_CONTEXT_RATE": (str, type(None)),  # None switches the limit off
+    "TRUSTED_PROXIES": (list, tuple),
 }
 
 NESTING_CHOICES = ("raise", "warn", "allow")
@@ -167,6 +175,8 @@ KINDS: dict[str, str] = {
     "REDIRECT_ALLOWED_HOSTS": "str_tuple",
     "REDIRECT_URL_VALIDATOR": "opt_str",
     "API_THROTTLE_RATE": "opt_str",
+    "TRUSTED_PROXIES": "str_tuple",
+    "TRACKING_CLIENT_CONTEXT_RATE": "opt_str",
 }
 
 #: Settings that were removed; still accepted (a check warns) so that old configs load.
@@ -263,6 +273,8 @@ class Settings:
     REDIRECT_ALLOWED_HOSTS: tuple[str, ...]
     REDIRECT_URL_VALIDATOR: str | None
     API_THROTTLE_RATE: str | None
+    TRUSTED_PROXIES: tuple[str, ...]
+    TRACKING_CLIENT_CONTEXT_RATE: str | None
 
     def _user(self) -> dict[str, object]:
         value = getattr(django_settings, "DJANGO_EXPERIMENTS", None)

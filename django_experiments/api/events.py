@@ -1,6 +1,6 @@
 """Client-side events: ``POST`` from the browser for client-visible experiments.
 
-Body (JSON, at most ``EVENT_MAX_BODY_BYTES``)::
+Body (JSON, at most ``EVENT_MAX_BODY_BYTES`` and ``body.MAX_DEPTH`` levels deep)::
 
     {"events": [{"experiment": "cta", "event": "clicked", "variant": "candidate",
                  "value": 1, "properties": {"position": "hero"}}]}
@@ -12,12 +12,13 @@ assignment by posting events). All events are validated before any is recorded: 
 nothing was recorded. Events the server would not track (DNT, excluded, not running, never
 assigned) are accepted and ignored, so a page rendered just before a status change gets no
 error. CSRF is enforced for every caller (send the ``X-CSRFToken`` header), and callers are
-throttled by ``TRACKING_CLIENT_THROTTLE_RATE``.
+throttled by ``TRACKING_CLIENT_THROTTLE_RATE`` (requests) and ``TRACKING_CLIENT_CONTEXT_RATE``
+(events per experiment and context, ``context_limit.py``).
 """
 
 from __future__ import annotations
 
-import json
+import math
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -30,6 +31,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from django_experiments.api import context_limit
+from django_experiments.api.body import BodyError, parse_json
 from django_experiments.api.throttles import ClientEventsThrottle
 from django_experiments.conf import settings
 from django_experiments.engine import definitions as defs
@@ -85,9 +88,9 @@ class ClientEventsView(APIView):
         if len(body) > limit:
             return self._too_large(len(body), limit)
         try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, ValueError) as exc:
-            return _error(f"The body must be JSON: {exc}")
+            payload = parse_json(body)
+        except BodyError as exc:
+            return _error(str(exc))
         if isinstance(payload, dict) and "events" in payload:
             extra = set(payload) - {"events"}
             if extra:
@@ -125,6 +128,9 @@ class ClientEventsView(APIView):
         if errors:
             return _error("Invalid events; none were recorded.", errors=errors)
         ready = [event for event in built if event is not None]
+        wait = context_limit.exceeded(ready)
+        if wait is not None:
+            return _throttled(wait)
         scope = current_scope()
         for event in ready:
             emit(scope, event)
@@ -167,3 +173,15 @@ class ClientEventsView(APIView):
                 f"variant {claimed!r} is not this visitor's assignment in {name!r}"
             )
         return event
+
+
+def _throttled(wait: float) -> Response:
+    seconds = max(1, math.ceil(wait))
+    response = _error(
+        "Too many events for this visitor in this experiment; none were recorded "
+        "(TRACKING_CLIENT_CONTEXT_RATE).",
+        code=status.HTTP_429_TOO_MANY_REQUESTS,
+        retry_after=seconds,
+    )
+    response["Retry-After"] = str(seconds)
+    return response

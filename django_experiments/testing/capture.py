@@ -69,7 +69,17 @@ class EventCapture(Activation):
         self._active = False
 
     def _record(self, experiment: Experiment, event: dict[str, Any], tracked: bool) -> None:
+        if tracked and event.get("event") == "assignment" and self._seen_exposure(event):
+            return  # the dedupe window would not have shipped it again either
         self.all.append(CapturedEvent(dict(event), experiment, tracked))
+
+    def _seen_exposure(self, event: dict[str, Any]) -> bool:
+        from django_experiments.tracking.events import dedupe_key
+
+        key = dedupe_key(event)
+        return any(
+            c.tracked and c.name == "assignment" and dedupe_key(c.data) == key for c in self.all
+        )
 
     def start(self) -> EventCapture:
         if not self._active:

@@ -112,7 +112,8 @@ class TrackExpectation:
             details.append(f"  expected value: {self.value!r}")
         if self.properties is not None:
             details.append(f"  expected properties: {self.properties!r}")
-        of_target = [c for c in captured if self._of_target(c)]
+        # What the target did track under this event name: the facts to compare with.
+        of_target = [c for c in captured if self._of_target(c) and c.name == self.event]
         if self.variant is not None:
             details.append(f"  expected variant: {self.variant!r}")
             actual = sorted({c.variant for c in of_target}) or None

@@ -12,7 +12,7 @@ from django.test import Client
 
 from django_experiments import experiment
 from django_experiments.tracking.models import TrackedEvent
-from tests.tracking.conftest import DB_SINK, eager_celery, tracking_settings  # noqa: F401
+from tests.tracking.conftest import DB_SINK
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.urls("tests.tracking.urls")]
 

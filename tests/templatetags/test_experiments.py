@@ -95,6 +95,11 @@ def test_output_is_autoescaped(client: Any, make_experiment: Any) -> None:
 
 
 def test_experiments_json(client: Any, cta: Any) -> None:
+    from django_experiments.engine.definitions import invalidate
+
+    cta.client_visible = True  # only client-visible experiments are published
+    cta.save()
+    invalidate()
     html = _html(client, "json")
     match = re.fullmatch(
         r"(control|candidate)<script>window\.experiments = Object\.assign\(window\.experiments "

@@ -115,3 +115,19 @@ def client_factory() -> Any:
     from django.test import Client
 
     return Client
+
+
+@pytest.fixture
+def shipped(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Every event handed to the tracking pipeline (``producer.ship``), in order."""
+    from django_experiments.tracking import producer
+
+    events: list[dict[str, Any]] = []
+    original = producer.ship
+
+    def ship(batch: Any) -> None:
+        events.extend(batch)
+        original(batch)
+
+    monkeypatch.setattr(producer, "ship", ship)
+    return events

@@ -75,16 +75,45 @@ def test_async_view_for_a_logged_in_user(async_client: Any, cta: Any, user: Any)
     assert exp_settings.COOKIE_NAME not in response.cookies
 
 
-def test_flush_failure_never_breaks_the_response(
-    client: Any, cta: Any, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("what", ["flush_scope", "write_pending"])
+def test_a_failing_close_never_breaks_the_response(
+    client: Any, cta: Any, monkeypatch: pytest.MonkeyPatch, what: str
 ) -> None:
-    from django_experiments.tracking import dispatch
+    from django_experiments import middleware
+
+    calls: list[Any] = []
 
     def broken(scope: Any) -> None:
-        raise RuntimeError("broker down")
+        calls.append(scope)
+        raise RuntimeError("store or broker down")
 
-    monkeypatch.setattr(dispatch, "flush_scope", broken)
+    target = middleware if what == "flush_scope" else middleware.assignments
+    monkeypatch.setattr(target, what, broken)
     assert client.get("/web/page/").status_code == 200
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("url", ["/web/raises/", "/web/raises-own-scope/"])
+def test_events_tracked_before_an_exception_still_leave(
+    client: Any, cta: Any, shipped: list[dict[str, Any]], settings: Any, url: str
+) -> None:
+    if url.endswith("own-scope/"):  # with_scope alone, as the package's views use it
+        settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "ExperimentMiddleware" not in m]
+    client.raise_request_exception = False
+    assert client.get(url).status_code == 500
+    assert [e["event"] for e in shipped] == ["assignment", "before_the_crash"]
+
+
+def test_a_streaming_body_ships_its_events_at_once(
+    client: Any, cta: Any, shipped: list[dict[str, Any]], store: Any
+) -> None:
+    response = client.get("/web/streaming/")
+    assert shipped == []  # nothing resolved before the body
+    body = b"".join(response.streaming_content).decode()
+    assert body.startswith("start;")
+    assert [e["event"] for e in shipped] == ["assignment", "streamed"]
+    anonymous_id = cookie_id(client)
+    assert anonymous_id is None  # the cookie was written before the body: none was needed
 
 
 def test_zero_db_queries_per_request_once_warm(
