@@ -31,7 +31,6 @@ from tests.celery_apps import use_app
 from tests.chaos.celery_config import build_app
 from tests.chaos.collector import Collector
 from tests.chaos.redis_server import RedisServer
-from tests.chaos.tally import Tally
 from tests.chaos.worker import ROOT, WorkerProcess
 
 DB_SINK = "django_experiments.tracking.sinks.DatabaseSink"
@@ -142,7 +141,7 @@ def chaos_settings(settings: Any) -> Callable[..., dict[str, Any]]:
 
 
 @pytest.fixture
-def web_app(queue_name: str) -> Callable[..., Celery]:
+def web_app(queue_name: str) -> Iterator[Callable[..., Celery]]:
     """The test process's Celery app on ``broker`` (made current until the test ends)."""
     stack: list[Any] = []
 
@@ -153,7 +152,7 @@ def web_app(queue_name: str) -> Callable[..., Celery]:
         stack.append(ctx)
         return app
 
-    yield make  # type: ignore[misc]
+    yield make
     while stack:
         stack.pop().__exit__(None, None, None)
 
@@ -228,6 +227,3 @@ def delivered_rows(experiment: str) -> dict[int, int]:
         seq = int(props["seq"])
         counts[seq] = counts.get(seq, 0) + 1
     return counts
-
-
-__all__ = ["DB_SINK", "HTTP_SINK", "Tally", "delivered_rows"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +40,7 @@ class Tally:
             self.sent.update(seqs)
         return response
 
-    def line(self, delivered: Counter[int] | set[int], duplicated: int, **extra: Any) -> str:
+    def line(self, delivered: Iterable[int], duplicated: int, **extra: Any) -> str:
         delivered_seqs = set(delivered)
         lost = len(self.sent - delivered_seqs)
         parts = [
