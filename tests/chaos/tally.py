@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,21 +25,51 @@ class Tally:
 
     def request(self, client: Client, experiment: str, events: int = 1) -> Any:
         """One GET through the full stack that tracks ``events`` new "chaos" events."""
-        import time
-
         seqs = list(range(self.next_seq, self.next_seq + events))
         self.next_seq += events
         query = "&".join(f"seq={s}" for s in seqs)
+        response = self._timed(lambda: client.get(f"/chaos/track/{experiment}/?{query}"))
+        if response.status_code == 200:
+            self.sent.update(seqs)
+        return response
+
+    def client_events(self, client: Client, experiment: str, events: int = 1) -> Any:
+        """One POST to the browser events endpoint with ``events`` new "chaos" events.
+
+        They count as sent only when the endpoint accepted them: it ignores (202, "ignored")
+        the events of a visitor it cannot confirm as assigned, by design.
+        """
+        seqs = list(range(self.next_seq, self.next_seq + events))
+        self.next_seq += events
+        body = {
+            "events": [
+                {"experiment": experiment, "event": "chaos", "properties": {"seq": s}} for s in seqs
+            ]
+        }
+        response = self._timed(
+            lambda: client.post(
+                "/experiments/events/", data=json.dumps(body), content_type="application/json"
+            )
+        )
+        if response.status_code == 202 and response.json()["accepted"] == events:
+            self.sent.update(seqs)
+        return response
+
+    def api(self, client: Client, experiment: str) -> Any:
+        """One GET of the client assignments API."""
+        return self._timed(
+            lambda: client.get(f"/experiments/assignments/?experiments={experiment}")
+        )
+
+    def _timed(self, call: Callable[[], Any]) -> Any:
         started = time.monotonic()
-        response = client.get(f"/chaos/track/{experiment}/?{query}")
+        response = call()
         took = time.monotonic() - started
         self.durations.append(took)
         self.slowest_request = max(self.slowest_request, took)
         self.requests += 1
         if response.status_code >= 500:
             self.server_errors += 1
-        elif response.status_code == 200:
-            self.sent.update(seqs)
         return response
 
     def line(self, delivered: Iterable[int], duplicated: int, **extra: Any) -> str:

@@ -1,6 +1,11 @@
 """The Redis store is killed mid-traffic and restarted (empty): no request fails, assignments
 fall back to the deterministic answer while it is down, and stickiness resumes after.
 
+The default cache (the client endpoints' throttles) lives on the same Redis, and each visitor
+also calls the client assignments API and posts browser events while it dies. Browser events
+of a visitor whose stored assignment cannot be read are answered 202 "ignored", by design (the
+endpoint only records events of confirmed assignments): the test counts them, not as sent.
+
 Stickiness is made visible by changing weights: a stored visitor keeps the variant they got,
 a visitor with nothing stored gets what the new weights give. Events are delivered inline (an
 eager Celery app) to ``DatabaseSink``: this test breaks the store, not the pipeline; the
@@ -54,21 +59,28 @@ def test_store_killed_and_restarted_mid_traffic(
 ) -> None:
     server = redis_factory()
     server.start()
+    # One Redis for everything, as many sites run it: the store, and the default cache (the
+    # client endpoints' throttles). Killing it takes all of them down at once.
+    options = {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2}
+    redis_cache = {"BACKEND": "django_redis.cache.RedisCache", "OPTIONS": options}
     settings.CACHES = {
         **settings.CACHES,
-        "chaos_store": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": server.url(),
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
-        },
+        "default": {**redis_cache, "LOCATION": server.url(1)},
+        "chaos_store": {**redis_cache, "LOCATION": server.url(0)},
     }
     chaos_settings(
         STORE="redis",
         STORE_ALIAS="chaos_store",
         TRACKING_SINKS=[DB_SINK],
         TRACKING_DEDUPE_SECONDS=86400,
+        # Every visitor comes from 127.0.0.1: rate limits would answer 429, not what we test.
+        API_THROTTLE_RATE="100000/min",
+        TRACKING_CLIENT_THROTTLE_RATE="100000/min",
+        TRACKING_CLIENT_CONTEXT_RATE=None,
     )
-    make_running(EXPERIMENT, control=1, candidate=1)
+    exp = make_running(EXPERIMENT, control=1, candidate=1)
+    exp.client_visible = True
+    exp.save()
     tally = Tally("Redis store killed and restarted")
     clients = [Client() for _ in range(VISITORS)]
 
@@ -84,11 +96,21 @@ def test_store_killed_and_restarted_mid_traffic(
     # Killed halfway through a round of requests.
     answers: list[str] = []
     tally.slowest_request = 0.0
-    down_from = tally.requests + VISITORS // 2
+    down_from = tally.requests + 3 * (VISITORS // 2)
+    api_agrees = 0
+    client_accepted = client_ignored = 0
     for i, client in enumerate(clients):
         if i == VISITORS // 2:
             server.kill()
         answers.append(tally.request(client, EXPERIMENT).json()["variant"])
+        # The client API and the browser events endpoint, on the same dead (or dying) Redis.
+        api = tally.api(client, EXPERIMENT)
+        assert api.status_code == 200, api.content
+        api_agrees += api.json()["experiments"][EXPERIMENT]["variant"] == answers[-1]
+        posted = tally.client_events(client, EXPERIMENT, events=2)
+        assert posted.status_code == 202, posted.content
+        client_accepted += posted.json()["accepted"]
+        client_ignored += posted.json()["ignored"]
     during = variants()
     slowest_while_down = tally.slowest_request
     while_down = sorted(tally.durations[down_from:])
@@ -112,6 +134,9 @@ def test_store_killed_and_restarted_mid_traffic(
             sum(n - 1 for n in rows.values()),
             visitors=VISITORS,
             fallbacks_while_down=len(answers[VISITORS // 2 :]) + len(during),
+            client_events_accepted=client_accepted,
+            client_events_ignored=client_ignored,
+            api_agrees_with_page=f"{api_agrees}/{VISITORS}",
             keys_stored_after_restart=stored,
             slowest_request_while_down=f"{slowest_while_down * 1000:.0f} ms",
             median_while_down=f"{while_down[len(while_down) // 2] * 1000:.0f} ms",
@@ -119,6 +144,7 @@ def test_store_killed_and_restarted_mid_traffic(
     )
 
     assert stored > 0
+    assert api_agrees == VISITORS
     assert sticky == after_restart, "stickiness resumed after the restart"
     assert set(_deterministic(settings, clients)) == {"candidate"}
     assert tally.server_errors == 0
