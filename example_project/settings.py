@@ -109,6 +109,14 @@ DJANGO_EXPERIMENTS: dict[str, Any] = {
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
 CELERY_TASK_ALWAYS_EAGER = "CELERY_BROKER_URL" not in os.environ
+# Redis broker: a killed worker's batches come back after visibility_timeout (kombu's default
+# is an hour); docs/tracking.md, "Redis as the Celery broker". RabbitMQ ignores these options.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": 840,
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
+}
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
 STATIC_URL = "/static/"
 STATIC_ROOT = BASE_DIR.parent / "staticfiles"
