@@ -525,7 +525,7 @@ class Experiment:
         for rule in type(self)._class_excludes:
             if rule(self):
                 return True
-        for rule in self._excludes:
+        for rule in self._excludes:  # noqa: SIM110 - a loop: no generator per resolution
             if rule(self):
                 return True
         return False
