@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -22,7 +23,7 @@ from django_experiments import services
 from django_experiments.engine import allocation
 from django_experiments.models import Experiment, Phase, Treatment
 from django_experiments.tracking import admin as _tracking_admin  # noqa: F401 - registers
-from django_experiments.validation import TreatmentRow, validate_treatment_rows
+from django_experiments.validation import TreatmentRow, parse_weight, validate_treatment_rows
 
 
 def shares_of(treatments: list[Treatment]) -> dict[str, float]:
@@ -31,8 +32,64 @@ def shares_of(treatments: list[Treatment]) -> dict[str, float]:
     return {name: 100 * n / allocation.SLOTS for name, n in counts.items()}
 
 
+def percent(share: float) -> str:
+    """A share as the admin shows it everywhere: "50", "33.33", never "50.00"."""
+    return f"{share:.2f}".rstrip("0").rstrip(".")
+
+
+class WeightInput(forms.NumberInput):
+    """A weight as people write it ("1", "0.5"), not as the column stores it ("1.0000")."""
+
+    def format_value(self, value: Any) -> str | None:
+        if isinstance(value, Decimal) and value.is_finite():
+            # normalize() alone would write 100 as "1E+2"; the "f" format undoes the exponent.
+            return format(value.normalize(), "f")
+        return super().format_value(value)
+
+
+class TreatmentForm(forms.ModelForm):
+    class Meta:
+        model = Treatment
+        fields = ("order", "name", "weight", "is_control", "payload")
+        # Compact widgets: the inline has to fit a 1280 px window with the share column.
+        widgets = {
+            "order": forms.NumberInput(attrs={"class": "glex-order", "min": 0}),
+            "name": forms.TextInput(attrs={"size": 16}),
+            "weight": WeightInput(attrs={"class": "glex-weight", "min": 0}),
+            "payload": forms.Textarea(attrs={"rows": 2, "cols": 32, "class": "glex-payload"}),
+        }
+
+    def clean_weight(self) -> Decimal:
+        # The shared rule, with the API's message. Checked here, the weight is left out of the
+        # model's own validation, which would otherwise report a negative weight a second time
+        # (its MinValueValidator and Treatment.clean() both reject it).
+        return parse_weight(self.cleaned_data["weight"])
+
+
 class TreatmentFormSet(BaseInlineFormSet):
-    """Validates the whole posted treatment set with the same rules as the model and the API."""
+    """Validates the whole posted treatment set with the same rules as the model and the API.
+
+    A new treatment left at the default order (0) while an earlier row already has it goes
+    after the rows above it, so rows added without the admin's JavaScript do not all share 0.
+    """
+
+    def save_new(self, form: forms.ModelForm, commit: bool = True) -> Any:
+        if "order" not in form.changed_data:
+            above = self._orders_above(form)
+            if form.instance.order in above:
+                form.instance.order = max(above) + 1
+        return super().save_new(form, commit=commit)
+
+    def _orders_above(self, new: forms.ModelForm) -> list[int]:
+        # Existing rows come first in the formset, and earlier new rows were already given
+        # their order, so each instance above ``new`` carries the order it will be saved with.
+        orders = []
+        for form in self.forms:
+            if form is new:
+                break
+            if not (getattr(form, "cleaned_data", None) or {}).get("DELETE"):
+                orders.append(form.instance.order)
+        return orders
 
     def clean(self) -> None:
         super().clean()
@@ -49,6 +106,7 @@ class TreatmentFormSet(BaseInlineFormSet):
 
 class TreatmentInline(admin.TabularInline):
     model = Treatment
+    form = TreatmentForm
     formset = TreatmentFormSet
     extra = 0
     fields = ("order", "name", "weight", "is_control", "payload")
@@ -59,7 +117,7 @@ class PhaseInline(admin.TabularInline):
     model = Phase
     extra = 0
     can_delete = False
-    fields = ("number", "reason", "started_at", "ended_at", "change", "changed_by_label")
+    fields = ("number", "reason", "started_at", "ended_at", "change", "editor")
     readonly_fields = fields
     ordering = ("-number",)
     verbose_name_plural = _("Phases (every change of weights or salt)")
@@ -70,6 +128,15 @@ class PhaseInline(admin.TabularInline):
     @admin.display(description=_("Change"))
     def change(self, obj: Phase) -> str:
         return obj.describe_change()
+
+    @admin.display(description=_("Changed by"), ordering="changed_by_label")
+    def editor(self, obj: Phase) -> str:
+        return editor_of(obj)
+
+
+def editor_of(phase: Phase) -> str:
+    """Who made the change, as recorded then (the label outlives a deleted user)."""
+    return phase.changed_by_label or "—"
 
 
 class ExperimentForm(forms.ModelForm):
@@ -154,6 +221,10 @@ class ExperimentAdmin(admin.ModelAdmin):
         js = ("django_experiments/admin/preview.js",)
         css = {"all": ("django_experiments/admin/preview.css",)}
 
+    def get_inlines(self, request: HttpRequest, obj: Experiment | None) -> list[Any]:
+        # A new experiment has no phases yet: no empty Phases table on the Add page.
+        return [TreatmentInline] if obj is None else [TreatmentInline, PhaseInline]
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Experiment]:
         current = Phase.objects.filter(experiment=OuterRef("pk"), ended_at__isnull=True)
         return (
@@ -174,7 +245,7 @@ class ExperimentAdmin(admin.ModelAdmin):
                 (
                     t.name,
                     " ★" if t.is_control else "",
-                    f"{shares[t.name]:.2f}".rstrip("0").rstrip("."),
+                    percent(shares[t.name]),
                 )
                 for t in treatments
             ),
@@ -209,7 +280,7 @@ class ExperimentAdmin(admin.ModelAdmin):
         rows = format_html_join(
             "",
             '<tr data-treatment="{}"><td>{}</td><td class="glex-share">{}%</td></tr>',
-            ((t.name, t.name, f"{shares[t.name]:.2f}") for t in treatments),
+            ((t.name, t.name, percent(shares[t.name])) for t in treatments),
         )
         return format_html(
             '<table id="glex-share-preview"><thead><tr><th>{}</th><th>{}</th></tr></thead>'
@@ -327,7 +398,7 @@ class PhaseAdmin(admin.ModelAdmin):
         "started_at",
         "ended_at",
         "change",
-        "changed_by_label",
+        "editor",
     )
     list_filter = ("reason",)
     search_fields = ("experiment__name",)
@@ -342,3 +413,7 @@ class PhaseAdmin(admin.ModelAdmin):
     @admin.display(description=_("Change"))
     def change(self, obj: Phase) -> str:
         return obj.describe_change()
+
+    @admin.display(description=_("Changed by"), ordering="changed_by_label")
+    def editor(self, obj: Phase) -> str:
+        return editor_of(obj)
