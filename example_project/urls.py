@@ -11,6 +11,7 @@ urlpatterns = [
     path("pricing/", views.pricing, name="pricing"),
     path("cta/", views.cta_clicked, name="cta"),
     path("headline/", views.headline, name="headline"),
+    path("results/", views.results, name="results"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
