@@ -53,9 +53,9 @@ class TreatmentForm(forms.ModelForm):
         fields = ("order", "name", "weight", "is_control", "payload")
         # Compact widgets: the inline has to fit a 1280 px window with the share column.
         widgets = {
-            "order": forms.NumberInput(attrs={"class": "glex-order", "min": 0}),
+            "order": forms.NumberInput(attrs={"class": "glex-order"}),
             "name": forms.TextInput(attrs={"size": 16}),
-            "weight": WeightInput(attrs={"class": "glex-weight", "min": 0}),
+            "weight": WeightInput(attrs={"class": "glex-weight"}),
             "payload": forms.Textarea(attrs={"rows": 2, "cols": 32, "class": "glex-payload"}),
         }
 

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.templatetags.static import static
+from django.views.generic import RedirectView
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
@@ -15,5 +17,7 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    # Browsers ask every page's host for /favicon.ico (the admin's pages name no icon).
+    path("favicon.ico", RedirectView.as_view(url=static("demo/favicon.svg"), permanent=True)),
     path("experiments/", include("django_experiments.urls")),
 ]
