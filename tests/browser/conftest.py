@@ -97,9 +97,11 @@ class ConsoleErrors(list[str]):
     def watch(self, page: Any) -> None:
         page.on(
             "console",
-            lambda msg: self.append(f"console.{msg.type}: {msg.text} ({page.url})")
-            if msg.type == "error"
-            else None,
+            lambda msg: (
+                self.append(f"console.{msg.type}: {msg.text} ({page.url})")
+                if msg.type == "error"
+                else None
+            ),
         )
         page.on("pageerror", lambda exc: self.append(f"uncaught: {exc} ({page.url})"))
 

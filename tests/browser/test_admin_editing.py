@@ -80,9 +80,7 @@ def test_create_an_experiment_with_three_treatments(editor: Any) -> None:
         ("candidate", 1, False),
         ("extra", 2, False),
     ]
-    assert sorted(str(w) for w in exp.treatments.values_list("weight", flat=True)) == [
-        "1.0000"
-    ] * 3
+    assert sorted(str(w) for w in exp.treatments.values_list("weight", flat=True)) == ["1.0000"] * 3
 
 
 def test_live_share_preview_follows_typing(editor: Any) -> None:
@@ -118,9 +116,7 @@ def test_negative_weight_is_refused_with_one_error(editor: Any) -> None:
     assert errors == ["Weight must be 0 or more, got -1."]
 
 
-def test_start_then_a_new_visitor_sees_a_variant(
-    editor: Any, visitor: Callable[[], Any]
-) -> None:
+def test_start_then_a_new_visitor_sees_a_variant(editor: Any, visitor: Callable[[], Any]) -> None:
     exp = make_cta(status="draft")
     page = editor
     page.goto(CHANGELIST)
