@@ -1,0 +1,1 @@
+"""Experiment results: rollups kept by the database sink, grouped SQL, statistics, rendering."""
