@@ -66,3 +66,13 @@ def minutes() -> Callable[[float], datetime]:
         return base + timedelta(minutes=offset)
 
     return at
+
+
+# The tracking pipeline's fixtures: an eager Celery app by default (autouse), real brokers and
+# the settings helper for the end-to-end tests.
+from tests.tracking.conftest import (  # noqa: E402,F401
+    amqp_broker,
+    eager_celery,
+    redis_broker,
+    tracking_settings,
+)
