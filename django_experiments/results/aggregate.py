@@ -6,10 +6,8 @@ of events: the web process's memory does not grow with traffic.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
 
 from django.db.models import Count, F, Q, Sum
 from django.db.models.functions import TruncDate
@@ -62,7 +60,7 @@ def aggregate(experiment: str, phase: int | None) -> Aggregates:
     """Totals for the contexts first exposed in ``phase`` of ``experiment`` (its stored name)."""
     result = Aggregates()
     where = _phase_filter(experiment, phase)
-    exposures: Iterable[dict[str, Any]] = (
+    exposures = (
         ContextExposure.objects.filter(where)
         .annotate(day=TruncDate("exposed_at"))
         .values("variant", "day")
@@ -73,7 +71,7 @@ def aggregate(experiment: str, phase: int | None) -> Aggregates:
         variant, day, n = row["variant"], row["day"], row["n"]
         result.exposed[variant] = result.exposed.get(variant, 0) + n
         result.exposed_daily.setdefault(variant, {})[day] = n
-    conversions: Iterable[dict[str, Any]] = (
+    conversions = (
         ContextConversion.objects.filter(where)
         .annotate(day=TruncDate("exposed_at"))
         .values("event", "variant", "day")
@@ -85,15 +83,15 @@ def aggregate(experiment: str, phase: int | None) -> Aggregates:
         )
         .order_by()
     )
-    for row in conversions:
+    for record in conversions:
         totals = Totals(
-            converted=row["converted"],
-            total=float(row["sum_total"] or 0.0),
-            squares=float(row["sum_squares"] or 0.0),
-            valued=int(row["sum_valued"] or 0),
+            converted=record["converted"],
+            total=float(record["sum_total"] or 0.0),
+            squares=float(record["sum_squares"] or 0.0),
+            valued=int(record["sum_valued"] or 0),
         )
-        event, variant = row["event"], row["variant"]
+        event, variant = record["event"], record["variant"]
         per_variant = result.metrics.setdefault(event, {})
         per_variant[variant] = per_variant.get(variant, Totals()) + totals
-        result.metrics_daily.setdefault(event, {}).setdefault(variant, {})[row["day"]] = totals
+        result.metrics_daily.setdefault(event, {}).setdefault(variant, {})[record["day"]] = totals
     return result

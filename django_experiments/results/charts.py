@@ -149,16 +149,14 @@ def daily_chart(
         )
         return mark_safe("".join(parts))  # noqa: S308
     band = [
-        (i, p) for i, p in enumerate(points) if p.low is not None and p.high is not None
+        (i, p.low, p.high) for i, p in enumerate(points) if p.low is not None and p.high is not None
     ]
     if band:
-        upper = " ".join(f"{x(i):.1f},{y(p.high):.1f}" for i, p in band)  # type: ignore[arg-type]
-        lower = " ".join(
-            f"{x(i):.1f},{y(p.low):.1f}" for i, p in reversed(band)  # type: ignore[arg-type]
-        )
+        upper = " ".join(f"{x(i):.1f},{y(high):.1f}" for i, _, high in band)
+        lower = " ".join(f"{x(i):.1f},{y(low):.1f}" for i, low, _ in reversed(band))
         parts.append(f'<polygon points="{upper} {lower}" fill="{BAND}" fill-opacity="0.3"/>')
     line = " ".join(
-        f"{x(i):.1f},{y(p.mean):.1f}"  # type: ignore[arg-type]
+        f"{x(i):.1f},{y(p.mean):.1f}"
         for i, p in enumerate(points)
         if p.mean is not None and math.isfinite(p.mean)
     )

@@ -120,7 +120,7 @@ class Metric:
         ]
         if not contenders:
             return None
-        return max(contenders, key=lambda r: r.comparison.chance_to_win or 0.0)
+        return max(contenders, key=lambda r: (r.comparison and r.comparison.chance_to_win) or 0.0)
 
 
 @dataclass
@@ -156,9 +156,7 @@ class Report:
                     "leader": leader.variant if leader else None,
                     "chance_to_win": comparison.chance_to_win if comparison else None,
                     "lift": comparison.lift if comparison else None,
-                    "p_value": (
-                        comparison.adjusted_p_value if comparison else None
-                    ),
+                    "p_value": (comparison.adjusted_p_value if comparison else None),
                     "significant": (
                         comparison.significant(self.options.alpha) if comparison else False
                     ),
@@ -251,14 +249,16 @@ def _verdict(metric: Metric, control: str, alpha: float) -> str:
     )
 
 
-def select_phase(experiment: Experiment, number: int | str | None) -> tuple[Phase | None, list[Phase]]:
+def select_phase(
+    experiment: Experiment, number: int | str | None
+) -> tuple[Phase | None, list[Phase]]:
     """The requested phase (default: the current one, else the latest) and all phases."""
     phases = list(Phase.objects.filter(experiment=experiment).order_by("-number"))
     if number in (None, ""):
         current = next((p for p in phases if p.ended_at is None), None)
         return current or (phases[0] if phases else None), phases
     try:
-        wanted = int(number)  # type: ignore[arg-type]
+        wanted = int(number)
     except (TypeError, ValueError):
         raise ResultsError(f"phase must be a number, got {number!r}") from None
     for phase in phases:
@@ -301,7 +301,9 @@ def results_for(
 
 def _weights(phase: Phase | None, treatments: list[Any]) -> dict[str, float]:
     source: Mapping[str, Any] = (
-        phase.weights if phase is not None and phase.weights else {t.name: t.weight for t in treatments}
+        phase.weights
+        if phase is not None and phase.weights
+        else {t.name: t.weight for t in treatments}
     )
     weights: dict[str, float] = {}
     for name, raw in source.items():
@@ -339,9 +341,7 @@ def _exposures(
     ]
 
 
-def _metrics(
-    names: list[str], control: str, data: Aggregates, options: Options
-) -> list[Metric]:
+def _metrics(names: list[str], control: str, data: Aggregates, options: Options) -> list[Metric]:
     metrics = []
     for event in sorted(data.metrics):
         per_variant = data.metrics[event]

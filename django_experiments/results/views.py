@@ -23,9 +23,7 @@ TEMPLATE = "admin/django_experiments/experiment/results.html"
 
 
 def _report(request: HttpRequest, experiment: Experiment) -> Report:
-    return results_for(
-        experiment, request.GET.get("phase"), Options.parse(request.GET)
-    )
+    return results_for(experiment, request.GET.get("phase"), Options.parse(request.GET))
 
 
 def results_json(request: HttpRequest, experiment: Experiment) -> HttpResponse:
@@ -61,7 +59,9 @@ def results_page(
     except ResultsError as exc:
         context["error"] = str(exc)
         return TemplateResponse(request, TEMPLATE, context, status=400)
-    query = {k: v for k, v in request.GET.items() if k in ("phase", "alpha", "correction", "sequential")}
+    query = {
+        k: v for k, v in request.GET.items() if k in ("phase", "alpha", "correction", "sequential")
+    }
     if report.phase is not None:
         query["phase"] = str(report.phase.number)
     suffix = f"?{urlencode(query)}" if query else ""
@@ -132,9 +132,7 @@ def _metric_view(metric: Any, alpha: float) -> dict[str, Any]:
                 "converted": row.converted if binomial else num(row.total, 6),
                 "mean": pct(row.mean, 2) if binomial else num(row.mean),
                 "lift": pct(c.lift, 1, signed=True) if c else "",
-                "interval": (
-                    f"[{pct(c.ci_low, 1, True)}, {pct(c.ci_high, 1, True)}]" if c else ""
-                ),
+                "interval": (f"[{pct(c.ci_low, 1, True)}, {pct(c.ci_high, 1, True)}]" if c else ""),
                 "p_value": num(c.p_value, 3) if c else "",
                 "adjusted": num(c.adjusted_p_value, 3) if c else "",
                 "chance": pct(c.chance_to_win, 1) if c else "",
