@@ -81,6 +81,9 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": os.environ.get("SQLITE_PATH", str(BASE_DIR.parent / "demo.sqlite3")),
+            # WAL without a sync per commit: the seeded traffic commits a few thousand small
+            # transactions, and a local demo database may lose its last commits in a power cut.
+            "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
         }
     }
 

@@ -98,15 +98,20 @@ def test_results_page_shows_the_simulated_traffic(
     page.click("form [type=submit]")
     exp = Experiment.objects.get(name="cta")
     page.wait_for_url(re.compile(rf"/admin/django_experiments/experiment/{exp.pk}/results/$"))
-    assigned = page.eval_on_selector_all(
-        "#glex-assigned tbody tr",
+    exposed = page.eval_on_selector_all(
+        "#glex-exposed tbody tr",
         "rows => rows.map(r => [r.cells[0].textContent, r.cells[1].textContent])",
     )
-    assert {variant for variant, _ in assigned} == {"control", "candidate"}
-    assert sum(int(n) for _, n in assigned) == 40
-    heading = page.locator("h2", has_text="clicked")
-    assert heading.count() == 1
-    rates = page.locator("table.glex-event tbody tr").all_inner_texts()
-    assert len(rates) == 2 and all("%" in row for row in rates)
+    assert {variant.rstrip(" ★") for variant, _ in exposed} == {"control", "candidate"}
+    assert sum(int(n) for _, n in exposed) == 40
+    clicked = page.locator("table.glex-metric[data-metric*=clicked] tbody tr")
+    assert clicked.count() == 2
+    # The charts: a forest plot of the lift per metric, a cumulative chart per variant.
+    forest = page.locator("svg.glex-forest").first
+    forest.scroll_into_view_if_needed()
+    assert forest.is_visible()
+    box = forest.bounding_box()
+    assert box is not None and box["width"] > 100 and box["height"] > 20
+    assert page.locator("svg.glex-daily").count() >= 2
     assert "p.m.." not in page.inner_text("#content-main")
     screenshot(page, "admin-results", full_page=True)

@@ -51,7 +51,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--visitors",
             type=int,
-            default=300,
+            default=200,
             help="Simulated visitors sent through the demo pages when no events exist yet.",
         )
 
