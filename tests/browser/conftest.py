@@ -52,7 +52,9 @@ def chromium_path() -> str | None:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def browser(live_server: Any) -> Iterator[Any]:
+    # Depends on the live server so that it closes first: the browser's keep-alive
+    # connections end while the server still shares the test database with its threads.
     executable = chromium_path()
     if executable is None:
         message = "Chromium is not installed (apt-get install -y chromium, or set GLEX_CHROMIUM)"
@@ -154,7 +156,11 @@ def log_in(page: Any, url: str, username: str) -> None:
     page.click("form [type=submit], form button")
 
 
-def screenshot(page: Any, name: str, full_page: bool = False) -> Path:
+def screenshot(page: Any, name: str, full_page: bool = False, element: str | None = None) -> Path:
+    """``artifacts/screenshots/<name>.png``: the viewport, the full page or one element."""
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
+    if element is not None:
+        page.locator(element).first.screenshot(path=str(path))
+    else:
+        page.screenshot(path=str(path), full_page=full_page)
     return path

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from django_experiments.models import Experiment, Phase
 from tests.browser.conftest import VIEWPORT, screenshot
@@ -98,7 +99,7 @@ def test_live_share_preview_follows_typing(editor: Any) -> None:
     typed = expected_shares(control=1, candidate=20, extra=1)
     assert [row_share(page, i) for i in range(3)] == list(typed.values())
     assert preview_table(page) == typed
-    screenshot(page, "admin-live-shares")
+    screenshot(page, "admin-live-shares", element="#treatments-group")
     page.check("#id_treatments-2-DELETE")
     assert preview_table(page) == expected_shares(control=1, candidate=20)
     page.fill("#id_treatments-0-weight", "-1")
@@ -112,8 +113,10 @@ def test_negative_weight_is_refused_with_one_error(editor: Any) -> None:
     page.goto(f"{CHANGELIST}{exp.pk}/change/")
     page.fill("#id_treatments-1-weight", "-1")
     page.click("input[name=_continue]")
-    errors = page.locator("#id_treatments-1-weight_error li").all_inner_texts()
-    assert errors == ["Weight must be 0 or more, got -1."]
+    # One item, with the shared rule's message (expect() waits for the answer to render).
+    expect(page.locator("#id_treatments-1-weight_error li")).to_have_text(
+        ["Weight must be 0 or more, got -1."]
+    )
 
 
 def test_start_then_a_new_visitor_sees_a_variant(editor: Any, visitor: Callable[[], Any]) -> None:
@@ -157,3 +160,4 @@ def test_changing_weights_opens_a_new_phase(editor: Any) -> None:
     assert not any("LABEL" in h.upper() for h in headers)
     assert page.input_value("#id_treatments-1-weight") == "3"
     screenshot(page, "admin-change-experiment", full_page=True)
+    screenshot(page, "admin-phases", element="#phases-group")

@@ -115,3 +115,4 @@ def test_results_page_shows_the_simulated_traffic(
     assert page.locator("svg.glex-daily").count() >= 2
     assert "p.m.." not in page.inner_text("#content-main")
     screenshot(page, "admin-results", full_page=True)
+    screenshot(page, "admin-results-content", element="#content-main")
