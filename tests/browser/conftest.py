@@ -1,6 +1,6 @@
 """Browser tests: Playwright drives the system's Chromium against pytest-django's live server.
 
-One browser per session (start-up is the slow part); each test gets fresh browser contexts, so
+One browser for the package (start-up is the slow part); each test gets fresh browser contexts, so
 every ``visitor()`` is a new anonymous visitor with an empty cookie jar. Every page records its
 console errors and uncaught exceptions, and a test fails if any appeared.
 
@@ -20,10 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright import sync_api as playwright_api
 
 from tests.conftest import ON_CI
-
-playwright_api = pytest.importorskip("playwright.sync_api")
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(os.environ.get("GLEX_SCREENSHOTS", ROOT / "artifacts" / "screenshots"))
@@ -51,9 +50,11 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(live_server: Any) -> Iterator[Any]:
-    # Depends on the live server so that it closes first: the browser's keep-alive
+    # One browser for this package's tests; it closes when they are done, so the rest of the
+    # session runs without Playwright's event loop (and without DJANGO_ALLOW_ASYNC_UNSAFE).
+    # It depends on the live server so that it closes first: the browser's keep-alive
     # connections end while the server still shares the test database with its threads.
     executable = chromium_path()
     if executable is None:
