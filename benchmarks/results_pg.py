@@ -53,13 +53,15 @@ def _ensure_database(url: str) -> None:
 
 
 def _generate(experiment: str, n: int) -> None:
-    """N exposures and N conversion events of one experiment, phase 1, written by SQL."""
+    """N exposures and N conversion events in the experiment's current phase, by SQL."""
     from django.db import connection
 
     from django_experiments.models import Experiment
     from django_experiments.tracking.models import TrackedEvent
 
-    started = Experiment.objects.get(name=experiment).phases.get(number=1).started_at
+    phase = Experiment.objects.get(name=experiment).current_phase
+    assert phase is not None
+    started, number = phase.started_at, phase.number
     table = connection.ops.quote_name(TrackedEvent._meta.db_table)
     columns = (
         '(event_id, event, experiment, variant, "key", migration_keys, value, properties, '
@@ -72,9 +74,9 @@ def _generate(experiment: str, n: int) -> None:
                    CASE WHEN i %% 2 = 0 THEN 'control' ELSE 'candidate' END,
                    md5(%(exp)s || i::text), '[]', NULL, '{{}}',
                    %(start)s + (i::float8 * %(span)s / %(n)s) * interval '1 second',
-                   now(), 1, false
+                   now(), %(phase)s, false
             FROM generate_series(0, %(n)s - 1) AS i""",
-            {"exp": experiment, "start": started, "span": SPAN_SECONDS, "n": n},
+            {"exp": experiment, "start": started, "span": SPAN_SECONDS, "n": n, "phase": number},
         )
         cap = max(1, n * 2 // 5)
         cursor.execute(
@@ -85,9 +87,16 @@ def _generate(experiment: str, n: int) -> None:
                    md5(%(exp)s || j::text), '[]',
                    CASE WHEN k %% 2 = 1 THEN (k %% 50) + 1 + (j %% 2) * 3 END, '{{}}',
                    %(start)s + (j::float8 * %(span)s / %(n)s + k %% 3600) * interval '1 second',
-                   now(), 1, false
+                   now(), %(phase)s, false
             FROM (SELECT k, k %% %(cap)s AS j FROM generate_series(0, %(n)s - 1) AS k) AS s""",
-            {"exp": experiment, "start": started, "span": SPAN_SECONDS, "n": n, "cap": cap},
+            {
+                "exp": experiment,
+                "start": started,
+                "span": SPAN_SECONDS,
+                "n": n,
+                "cap": cap,
+                "phase": number,
+            },
         )
         cursor.execute(f"ANALYZE {table}")
 
@@ -119,7 +128,8 @@ def _prepare(experiment: str, n: int) -> dict[str, float]:
         Treatment.objects.create(experiment=exp, name=name, weight=1, is_control=order == 0)
     exp.status = Status.RUNNING
     exp.save()
-    phase = record_change(exp.pk)
+    record_change(exp.pk)  # saving the treatments opened phases already: idempotent
+    phase = exp.current_phase
     assert phase is not None
     phase.started_at -= timedelta(days=15)
     phase.save(update_fields=["started_at"])

@@ -23,3 +23,11 @@ DATABASES = {
         "PORT": str(_url.port or 5432),
     }
 }
+
+# Only what the results path needs: the peers' apps (waffle) are the other sections' business.
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django_experiments",
+]

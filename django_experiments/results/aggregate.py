@@ -1,7 +1,7 @@
-"""Grouped SQL over the rollups: per variant and day, exposed contexts and metric totals.
+"""The phase's daily rollups read back: per variant and day, exposed contexts and metric sums.
 
-Two queries per phase, each returning (variants x days [x metrics]) rows, whatever the number
-of events: the web process's memory does not grow with traffic.
+Two indexed queries per phase, each returning (variants x days [x metrics]) rows, whatever
+the number of events: time and the web process's memory do not grow with traffic.
 """
 
 from __future__ import annotations
@@ -9,10 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db.models import Count, F, Q, Sum
-from django.db.models.functions import TruncDate
-
-from django_experiments.tracking.models import ContextConversion, ContextExposure
+from django_experiments.tracking.models import NO_PHASE, DailyConversion, DailyExposure
 
 
 @dataclass(frozen=True)
@@ -50,48 +47,25 @@ class Aggregates:
         return sorted(found)
 
 
-def _phase_filter(experiment: str, phase: int | None) -> Q:
-    if phase is None:
-        return Q(experiment=experiment, phase__isnull=True)
-    return Q(experiment=experiment, phase=phase)
-
-
 def aggregate(experiment: str, phase: int | None) -> Aggregates:
-    """Totals for the contexts first exposed in ``phase`` of ``experiment`` (its stored name)."""
+    """Totals for the contexts first exposed in ``phase`` of ``experiment`` (its stored name).
+
+    Reads the daily rollups: (days x variants) and (days x variants x events) rows.
+    """
     result = Aggregates()
-    where = _phase_filter(experiment, phase)
-    exposures = (
-        ContextExposure.objects.filter(where)
-        .annotate(day=TruncDate("exposed_at"))
-        .values("variant", "day")
-        .annotate(n=Count("id"))
-        .order_by()
+    where = {"experiment": experiment, "phase": NO_PHASE if phase is None else phase}
+    exposures = DailyExposure.objects.filter(**where, exposed__gt=0).values_list(
+        "variant", "day", "exposed"
     )
-    for row in exposures:
-        variant, day, n = row["variant"], row["day"], row["n"]
+    for variant, day, n in exposures:
         result.exposed[variant] = result.exposed.get(variant, 0) + n
         result.exposed_daily.setdefault(variant, {})[day] = n
-    conversions = (
-        ContextConversion.objects.filter(where)
-        .annotate(day=TruncDate("exposed_at"))
-        .values("event", "variant", "day")
-        .annotate(
-            converted=Count("id"),
-            sum_total=Sum("total"),
-            sum_squares=Sum(F("total") * F("total")),
-            sum_valued=Sum("valued"),
-        )
-        .order_by()
+    conversions = DailyConversion.objects.filter(**where, converted__gt=0).values_list(
+        "event", "variant", "day", "converted", "total", "squares", "valued"
     )
-    for record in conversions:
-        totals = Totals(
-            converted=record["converted"],
-            total=float(record["sum_total"] or 0.0),
-            squares=float(record["sum_squares"] or 0.0),
-            valued=int(record["sum_valued"] or 0),
-        )
-        event, variant = record["event"], record["variant"]
+    for event, variant, day, converted, total, squares, valued in conversions:
+        totals = Totals(converted, float(total), max(0.0, float(squares)), valued)
         per_variant = result.metrics.setdefault(event, {})
         per_variant[variant] = per_variant.get(variant, Totals()) + totals
-        result.metrics_daily.setdefault(event, {}).setdefault(variant, {})[record["day"]] = totals
+        result.metrics_daily.setdefault(event, {}).setdefault(variant, {})[day] = totals
     return result

@@ -1,10 +1,12 @@
-"""The results rollups (ContextExposure, ContextConversion), kept up to date as events land.
+"""The results rollups, kept up to date as events land.
 
 DatabaseSink calls :func:`refresh` in the transaction that stores a batch, for the contexts the
-batch touched. Each context's rows are recomputed from all of its stored events, not
-incremented, so a batch delivered twice, or an exposure that arrives after the context's
-conversions, leaves the same rows as an in-order, exactly-once delivery. Results then read
-one row per exposed context instead of every raw event.
+batch touched. Each context's rows (ContextExposure, ContextConversion) are recomputed from
+all of its stored events, not incremented, so a batch delivered twice, or an exposure that
+arrives after the context's conversions, leaves the same rows as an in-order, exactly-once
+delivery. The change between a context's old and new rows is then added to the daily rollups
+(DailyExposure, DailyConversion), which is all the results read: a few rows per day and
+variant, whatever the traffic.
 
 Attribution (docs/results.md):
 
@@ -18,15 +20,25 @@ Attribution (docs/results.md):
 from __future__ import annotations
 
 import zlib
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from datetime import timezone as dt_timezone
+from typing import Any
 
 from django.db import connections, router, transaction
 
 from django_experiments.conf import settings
 from django_experiments.models import Experiment, Phase
 from django_experiments.tracking.events import ASSIGNMENT
-from django_experiments.tracking.models import ContextConversion, ContextExposure, TrackedEvent
+from django_experiments.tracking.models import (
+    NO_PHASE,
+    ContextConversion,
+    ContextExposure,
+    DailyConversion,
+    DailyExposure,
+    TrackedEvent,
+)
 
 #: Keys per statement: well under SQLite's bound-parameter limit.
 CHUNK = 500
@@ -96,7 +108,7 @@ def lock(experiments: Iterable[str], using: str) -> None:
 
 
 def refresh(stored_name: str, keys: Iterable[str], using: str | None = None) -> None:
-    """Recompute both rollups for ``keys`` of one experiment from the stored events.
+    """Recompute the rollups of ``keys`` of one experiment from their stored events.
 
     Must run inside a transaction holding :func:`lock` for the experiment (DatabaseSink does).
     """
@@ -108,6 +120,46 @@ def refresh(stored_name: str, keys: Iterable[str], using: str | None = None) -> 
         _refresh_chunk(stored_name, unique[start : start + CHUNK], spans, window, alias)
 
 
+ExposureCell = tuple[int, str, date]  # phase (NO_PHASE for none), variant, day
+ConversionCell = tuple[int, str, str, date]  # phase, event, variant, day
+
+
+class Deltas:
+    """Changes to the daily rollups: old per-context rows out, new ones in."""
+
+    def __init__(self) -> None:
+        self.exposed: dict[ExposureCell, int] = defaultdict(int)
+        self.converted: dict[ConversionCell, list[float]] = defaultdict(lambda: [0, 0.0, 0.0, 0])
+
+    def exposure(self, phase: int | None, variant: str, at: datetime, sign: int) -> None:
+        self.exposed[(_phase(phase), variant, _day(at))] += sign
+
+    def conversion(
+        self,
+        phase: int | None,
+        event: str,
+        variant: str,
+        at: datetime,
+        total: float,
+        valued: int,
+        sign: int,
+    ) -> None:
+        cell = self.converted[(_phase(phase), event, variant, _day(at))]
+        cell[0] += sign
+        cell[1] += sign * total
+        cell[2] += sign * total * total
+        cell[3] += sign * valued
+
+
+def _phase(phase: int | None) -> int:
+    return NO_PHASE if phase is None else phase
+
+
+def _day(at: datetime) -> date:
+    """Exposure days are UTC days: every process agrees whatever its TIME_ZONE."""
+    return at.astimezone(dt_timezone.utc).date()
+
+
 def _refresh_chunk(
     stored_name: str,
     keys: list[str],
@@ -115,6 +167,22 @@ def _refresh_chunk(
     window: timedelta | None,
     alias: str,
 ) -> None:
+    deltas = Deltas()
+    old_exposures = ContextExposure.objects.using(alias).filter(
+        experiment=stored_name, key__in=keys
+    )
+    old_conversions = ContextConversion.objects.using(alias).filter(
+        experiment=stored_name, key__in=keys
+    )
+    for phase, variant, at in old_exposures.values_list("phase", "variant", "exposed_at"):
+        deltas.exposure(phase, variant, at, -1)
+    for phase, event, variant, at, total, valued in old_conversions.values_list(
+        "phase", "event", "variant", "exposed_at", "total", "valued"
+    ):
+        deltas.conversion(phase, event, variant, at, total, valued, -1)
+    old_conversions.delete()
+    old_exposures.delete()
+
     first: dict[str, tuple[str, datetime, int | None]] = {}
     # Only exposures are read into Python: a few per context (one per phase at most).
     exposures = (
@@ -126,72 +194,159 @@ def _refresh_chunk(
     for key, variant, timestamp, phase in exposures:
         if key not in first:
             first[key] = (variant, timestamp, phase)
-    ContextConversion.objects.using(alias).filter(experiment=stored_name, key__in=keys).delete()
-    ContextExposure.objects.using(alias).filter(experiment=stored_name, key__in=keys).delete()
-    if not first:
+    rows = [
+        ContextExposure(
+            experiment=stored_name,
+            key=key,
+            phase=phase if phase is not None else phase_at(spans, timestamp),
+            variant=variant,
+            exposed_at=timestamp,
+            window_ends_at=None if window is None else timestamp + window,
+        )
+        for key, (variant, timestamp, phase) in first.items()
+    ]
+    if rows:
+        _insert(ContextExposure, rows, alias)
+        for row in rows:
+            deltas.exposure(row.phase, row.variant, row.exposed_at, 1)
+        conversions = _conversions(stored_name, {row.key: row for row in rows}, alias)
+        _insert(ContextConversion, conversions, alias)
+        for c in conversions:
+            deltas.conversion(c.phase, c.event, c.variant, c.exposed_at, c.total, c.valued, 1)
+    _apply(stored_name, deltas, alias)
+
+
+def _insert(model: Any, rows: Sequence[Any], alias: str) -> None:
+    """One multi-row INSERT: ``bulk_create`` compiles every cell through the SQL compiler
+    (which cost the worker more than all the rollup's queries together), and
+    ``executemany`` is one statement per row on PostgreSQL."""
+    if not rows:
         return
-    ContextExposure.objects.using(alias).bulk_create(
-        [
-            ContextExposure(
-                experiment=stored_name,
-                key=key,
-                phase=phase if phase is not None else phase_at(spans, timestamp),
-                variant=variant,
-                exposed_at=timestamp,
-                window_ends_at=None if window is None else timestamp + window,
-            )
-            for key, (variant, timestamp, phase) in first.items()
-        ]
-    )
-    _insert_conversions(stored_name, sorted(first), alias)
-
-
-def _insert_conversions(stored_name: str, keys: list[str], alias: str) -> None:
-    """One grouped INSERT ... SELECT: the events themselves never leave the database."""
     connection = connections[alias]
     qn = connection.ops.quote_name
-    events = qn(TrackedEvent._meta.db_table)
-    exposure = qn(ContextExposure._meta.db_table)
-    conversion = qn(ContextConversion._meta.db_table)
-    columns = ", ".join(
-        qn(c)
-        for c in (
-            "experiment",
-            "key",
-            "event",
-            "phase",
-            "variant",
-            "exposed_at",
-            "count",
-            "total",
-            "valued",
-        )
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    row_sql = f"({', '.join(['%s'] * len(fields))})"
+    sql = (
+        f"INSERT INTO {qn(model._meta.db_table)} "
+        f"({', '.join(qn(f.column) for f in fields)}) "
+        f"VALUES {', '.join([row_sql] * len(rows))}"
     )
+    datetimes = {f.attname for f in fields if f.get_internal_type() == "DateTimeField"}
+    adapt = connection.ops.adapt_datetimefield_value
+    values = [
+        adapt(getattr(row, f.attname)) if f.attname in datetimes else getattr(row, f.attname)
+        for row in rows
+        for f in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+
+
+#: "No window" inside SQL: a bound every timestamp is below (a typed value, unlike NULL).
+UNBOUNDED = datetime(9999, 12, 31, tzinfo=dt_timezone.utc)
+
+
+def _conversions(
+    stored_name: str, exposed: dict[str, ContextExposure], alias: str
+) -> list[ContextConversion]:
+    """Per context and event name, the attributed events' count and sum: grouped in SQL.
+
+    The batch's exposures travel as a VALUES list, so each of the batch's contexts is one
+    index range of TrackedEvent (experiment, key) and nothing else is read.
+    """
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    adapt = connection.ops.adapt_datetimefield_value
+    events = qn(TrackedEvent._meta.db_table)
+    keys = sorted(exposed)
+    bounds: list[Any] = []
+    for key in keys:
+        row = exposed[key]
+        bounds += [key, adapt(row.exposed_at), adapt(row.window_ends_at or UNBOUNDED)]
+    values = ", ".join(["(%s, %s, %s)"] * len(keys))
     placeholders = ", ".join(["%s"] * len(keys))
     sql = f"""
-        INSERT INTO {conversion} ({columns})
-        SELECT x.{qn("experiment")}, x.{qn("key")}, e.{qn("event")}, x.{qn("phase")},
-               x.{qn("variant")}, x.{qn("exposed_at")}, COUNT(*),
-               COALESCE(SUM(e.{qn("value")}), 0), COUNT(e.{qn("value")})
+        WITH x(k, since, until) AS (VALUES {values})
+        SELECT e.{qn("key")}, e.{qn("event")}, COUNT(*), COALESCE(SUM(e.{qn("value")}), 0),
+               COUNT(e.{qn("value")})
         FROM {events} e
-        JOIN {exposure} x
-          ON x.{qn("experiment")} = e.{qn("experiment")} AND x.{qn("key")} = e.{qn("key")}
-        WHERE x.{qn("experiment")} = %s AND x.{qn("key")} IN ({placeholders})
+        JOIN x ON x.k = e.{qn("key")}
+        WHERE e.{qn("experiment")} = %s AND e.{qn("key")} IN ({placeholders})
           AND e.{qn("event")} <> %s AND e.{qn("forced")} = %s
-          AND e.{qn("timestamp")} >= x.{qn("exposed_at")}
-          AND (x.{qn("window_ends_at")} IS NULL
-               OR e.{qn("timestamp")} < x.{qn("window_ends_at")})
-        GROUP BY x.{qn("experiment")}, x.{qn("key")}, e.{qn("event")}, x.{qn("phase")},
-                 x.{qn("variant")}, x.{qn("exposed_at")}
+          AND e.{qn("timestamp")} >= x.since AND e.{qn("timestamp")} < x.until
+        GROUP BY e.{qn("key")}, e.{qn("event")}
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [stored_name, *keys, ASSIGNMENT, False])
+        cursor.execute(sql, [*bounds, stored_name, *keys, ASSIGNMENT, False])
+        found = cursor.fetchall()
+    return [
+        ContextConversion(
+            experiment=stored_name,
+            key=key,
+            event=event,
+            phase=exposed[key].phase,
+            variant=exposed[key].variant,
+            exposed_at=exposed[key].exposed_at,
+            count=count,
+            total=float(total),
+            valued=valued,
+        )
+        for key, event, count, total, valued in found
+    ]
+
+
+def _apply(stored_name: str, deltas: Deltas, alias: str) -> None:
+    """Add the deltas to the daily rollups: one upsert statement per table."""
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    exposed = [
+        (stored_name, phase, variant, day, n)
+        for (phase, variant, day), n in deltas.exposed.items()
+        if n
+    ]
+    converted = [
+        (stored_name, phase, event, variant, day, int(c[0]), c[1], c[2], int(c[3]))
+        for (phase, event, variant, day), c in deltas.converted.items()
+        if any(c)
+    ]
+    with connection.cursor() as cursor:
+        if exposed:
+            table = qn(DailyExposure._meta.db_table)
+            cursor.executemany(
+                f"""INSERT INTO {table} ({qn("experiment")}, {qn("phase")}, {qn("variant")},
+                    {qn("day")}, {qn("exposed")}) VALUES (%s, %s, %s, %s, %s)
+                    ON CONFLICT ({qn("experiment")}, {qn("phase")}, {qn("variant")}, {qn("day")})
+                    DO UPDATE SET {qn("exposed")} = {table}.{qn("exposed")}
+                        + excluded.{qn("exposed")}""",
+                [_prep(row, connection) for row in exposed],
+            )
+        if converted:
+            table = qn(DailyConversion._meta.db_table)
+            sums = ("converted", "total", "squares", "valued")
+            add = ", ".join(f"{qn(c)} = {table}.{qn(c)} + excluded.{qn(c)}" for c in sums)
+            cursor.executemany(
+                f"""INSERT INTO {table} ({qn("experiment")}, {qn("phase")}, {qn("event")},
+                    {qn("variant")}, {qn("day")}, {", ".join(qn(c) for c in sums)})
+                    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)
+                    ON CONFLICT ({qn("experiment")}, {qn("phase")}, {qn("event")},
+                                 {qn("variant")}, {qn("day")})
+                    DO UPDATE SET {add}""",
+                [_prep(row, connection) for row in converted],
+            )
+
+
+def _prep(row: tuple[Any, ...], connection: Any) -> list[Any]:
+    return [connection.ops.adapt_datefield_value(v) if isinstance(v, date) else v for v in row]
 
 
 def rebuild(stored_name: str, using: str | None = None) -> int:
-    """Recompute the rollups of every context of an experiment (after an upgrade, or after
+    """Recompute every rollup of an experiment from its events (after an upgrade, or after
     changing its conversion window). Returns the number of contexts refreshed."""
     alias = using or router.db_for_write(TrackedEvent)
+    with transaction.atomic(using=alias):
+        lock([stored_name], alias)
+        for model in (ContextConversion, ContextExposure, DailyConversion, DailyExposure):
+            model.objects.using(alias).filter(experiment=stored_name).delete()
     done = 0
     last = ""
     while True:

@@ -1,19 +1,19 @@
 """The admin changelist's SRM flag: the current phase's exposed counts against its weights.
 
-One grouped count over the exposure rollup per experiment, cached briefly: the changelist
+One grouped sum over the daily exposure rollup per experiment, cached briefly: the changelist
 shows many experiments and the flag does not need to be fresher than a minute.
 """
 
 from __future__ import annotations
 
 from django.core.cache import caches
-from django.db.models import Count
+from django.db.models import Sum
 
 from django_experiments.conf import settings
 from django_experiments.models import Experiment
 from django_experiments.results import analysis
 from django_experiments.results.report import SRM_THRESHOLD, _weights
-from django_experiments.tracking.models import ContextExposure
+from django_experiments.tracking.models import NO_PHASE, DailyExposure
 
 CACHE_SECONDS = 60
 
@@ -29,9 +29,11 @@ def current_srm_p_value(experiment: Experiment) -> float | None:
         return value
     stored = settings.full_name(experiment.name)
     counts = dict(
-        ContextExposure.objects.filter(experiment=stored, phase=number)
+        DailyExposure.objects.filter(
+            experiment=stored, phase=NO_PHASE if number is None else number
+        )
         .values_list("variant")
-        .annotate(n=Count("id"))
+        .annotate(n=Sum("exposed"))
         .order_by()
     )
     weights = _weights(phase, list(experiment.treatments.all()))

@@ -12,6 +12,8 @@ from django.utils.translation import gettext_lazy as _
 __all__ = [
     "ContextConversion",
     "ContextExposure",
+    "DailyConversion",
+    "DailyExposure",
     "DeadLetter",
     "OutboxBatch",
     "TrackedEvent",
@@ -107,8 +109,8 @@ class ContextExposure(models.Model):
     """Rollup: a context's first non-forced exposure to an experiment, one row per context.
 
     Kept by DatabaseSink as batches land (recomputed from TrackedEvent for the contexts a
-    batch touches, so redelivery and out-of-order arrival give the same row). Results count
-    these rows instead of scanning raw events.
+    batch touches, so redelivery and out-of-order arrival give the same row). The daily
+    rollups below are sums over these rows; results read those.
     """
 
     experiment = models.CharField(max_length=100)
@@ -123,13 +125,6 @@ class ContextExposure(models.Model):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["experiment", "key"], name="glex_exposure_unique")
-        ]
-        indexes = [
-            # Covers the results' count of exposed contexts per variant and day of a phase.
-            models.Index(
-                fields=["experiment", "phase", "variant", "exposed_at"],
-                name="glex_exposure_phase",
-            )
         ]
 
     def __str__(self) -> str:
@@ -149,7 +144,7 @@ class ContextConversion(models.Model):
     event = models.CharField(max_length=100)
     phase = models.PositiveIntegerField(null=True, blank=True)
     variant = models.CharField(max_length=100)
-    #: The context's exposure time (copied): daily results group contexts by exposure day.
+    #: The context's exposure time (copied): the daily rollup groups contexts by exposure day.
     exposed_at = models.DateTimeField()
     count = models.PositiveIntegerField(default=0)
     total = models.FloatField(default=0.0)
@@ -162,15 +157,64 @@ class ContextConversion(models.Model):
                 fields=["experiment", "key", "event"], name="glex_conversion_unique"
             )
         ]
-        indexes = [
-            models.Index(
-                fields=["experiment", "phase", "event", "variant", "exposed_at"],
-                name="glex_conversion_phase",
+
+    def __str__(self) -> str:
+        return f"{self.experiment}:{self.variant} {self.event} {self.key}"
+
+
+#: ``phase`` of the daily rollups for contexts whose phase is unknown (no admin row): unique
+#: constraints treat NULLs as distinct, so the upserts need a real value. Phases start at 1.
+NO_PHASE = 0
+
+
+class DailyExposure(models.Model):
+    """Rollup of ContextExposure: exposed contexts per phase, variant and exposure day (UTC).
+
+    Kept by the same refresh as the per-context rows (old contribution out, new one in), so
+    the results read days x variants rows, however many contexts there are.
+    """
+
+    experiment = models.CharField(max_length=100)
+    phase = models.PositiveIntegerField()
+    variant = models.CharField(max_length=100)
+    day = models.DateField()
+    exposed = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "phase", "variant", "day"], name="glex_daily_exposure"
             )
         ]
 
     def __str__(self) -> str:
-        return f"{self.experiment}:{self.variant} {self.event} {self.key}"
+        return f"{self.experiment}:{self.variant} {self.day} {self.exposed}"
+
+
+class DailyConversion(models.Model):
+    """Rollup of ContextConversion per phase, metric (event), variant and exposure day (UTC):
+    converted contexts, the sum of their values and the sum of their squared values."""
+
+    experiment = models.CharField(max_length=100)
+    phase = models.PositiveIntegerField()
+    event = models.CharField(max_length=100)
+    variant = models.CharField(max_length=100)
+    day = models.DateField()
+    converted = models.BigIntegerField(default=0)
+    total = models.FloatField(default=0.0)
+    squares = models.FloatField(default=0.0)
+    valued = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "phase", "event", "variant", "day"],
+                name="glex_daily_conversion",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.experiment}:{self.variant} {self.event} {self.day} {self.converted}"
 
 
 # Register the Celery tasks whenever the app registry loads (web processes and workers alike):

@@ -30,9 +30,7 @@ def fresh_cache() -> None:
 
 
 @pytest.fixture
-def cta(
-    make_experiment: Any, store: Store, minutes: Callable[[float], datetime]
-) -> Experiment:
+def cta(make_experiment: Any, store: Store, minutes: Callable[[float], datetime]) -> Experiment:
     """Two phases; phase 2 (current) has 40/40 contexts and clicks, with purchase values."""
     exp: Experiment = make_experiment("cta", control=1, candidate=1)
     Phase.objects.filter(experiment=exp).delete()
@@ -62,7 +60,7 @@ def test_page_leads_with_summary_and_draws_svg_without_cdn(
     assert body.count('class="glex-forest"') == 2  # clicked: binomial and value
     assert body.count('class="glex-daily"') == 4  # per metric, per variant
     assert 'id="glex-srm-warning"' not in body
-    assert "<script src=\"http" not in body and "cdn" not in body.lower()
+    assert '<script src="http' not in body and "cdn" not in body.lower()
     report = response.context["results"]
     assert report.phase.number == 2
     assert {v.name: v.exposed for v in report.variants} == {"control": 40, "candidate": 40}
@@ -144,9 +142,7 @@ def test_srm_warning_heads_the_page_and_flags_the_changelist(
 ) -> None:
     changelist = reverse("admin:django_experiments_experiment_changelist")
     assert "glex-srm-flag" not in admin_client.get(changelist).content.decode()
-    store(
-        [event("assignment", f"extra-{i}", "control", at=minutes(200)) for i in range(60)]
-    )
+    store([event("assignment", f"extra-{i}", "control", at=minutes(200)) for i in range(60)])
     caches["default"].clear()
     body = admin_client.get(url("results", cta)).content.decode()
     assert 'id="glex-srm-warning"' in body
