@@ -7,9 +7,9 @@
 * ``/results/``: the admin results page of ``cta`` (staff only).
 * ``/login/``, ``/logout/``: log in to see the anonymous variant follow you.
 
-``manage.py seed_demo`` creates ``cta``, ``pricing`` and ``headline`` and sends simulated
-visitors through these pages, so the results pages have data. Experiments without an admin row
-serve control.
+``manage.py seed_demo`` creates ``cta``, ``pricing`` and ``headline`` with simulated traffic
+(``simulate_traffic``), so the results pages have data. Experiments without an admin row serve
+control.
 """
 
 from __future__ import annotations

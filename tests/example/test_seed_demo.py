@@ -1,6 +1,6 @@
 """``manage.py seed_demo``: one running experiment per page, no check warnings, and results
-pages filled by simulated visitors through the real tracking path (middleware, views, eager
-Celery, database sink)."""
+pages filled by simulated visitors through the real tracking path (``simulate_traffic``:
+resolution and tracking through the public API, eager Celery, the database sink)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,6 @@ from django.test import Client
 from django_experiments.models import Experiment
 from django_experiments.results import results_for
 from django_experiments.tracking.models import TrackedEvent
-from example_project.demo.traffic import PageError, variant_on
 
 # transaction=True: events leave a request after its transaction commits, as in production.
 pytestmark = [pytest.mark.urls("example_project.urls"), pytest.mark.django_db(transaction=True)]
@@ -50,7 +49,7 @@ def test_one_running_experiment_per_page_and_no_warnings(demo_settings: Any) -> 
 
 def test_traffic_goes_through_the_tracking_path_into_the_results(demo_settings: Any) -> None:
     out, _ = seed(visitors=60)
-    assert "60 simulated visitors" in out
+    assert "cta: 60 simulated visitors" in out and "60 visitors of 'headline' simulated" in out
     for name, event in (("cta", "clicked"), ("pricing", "visited"), ("headline", "subscribed")):
         report = results_for(Experiment.objects.get(name=name))
         # Every visitor saw every page once: one exposure per visitor and experiment.
@@ -119,10 +118,3 @@ def test_demo_runs_on_utc() -> None:
     from example_project import settings as demo
 
     assert demo.TIME_ZONE == "UTC"
-
-
-def test_variant_on_reads_the_page_marker() -> None:
-    html = '<section data-experiment="cta" data-variant="candidate">'
-    assert variant_on(html, "cta") == "candidate"
-    with pytest.raises(PageError, match="'pricing'"):
-        variant_on(html, "pricing")

@@ -1,4 +1,4 @@
-"""Create the demo experiments, a local admin user and some traffic (idempotent)."""
+"""Create the demo experiments, a local admin user and simulated traffic (idempotent)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 
 from django_experiments.engine.registry import registered
 from django_experiments.models import Experiment, Status, Treatment
 from django_experiments.tracking.models import TrackedEvent
-from example_project.demo.traffic import simulate
 
 # One running experiment per demo page. Code-defined classes (demo/experiments.py) get their
 # rows from the registry, with one treatment per behaviour.
@@ -38,6 +38,15 @@ DEMO: dict[str, dict[str, Any]] = {
 }
 
 
+# Simulated traffic per experiment: the page's conversion event, control's rate, the relative
+# lift of the other variants, and a valued event some converters also send ("" for none).
+TRAFFIC: dict[str, tuple[str, float, float, str]] = {
+    "cta": ("clicked", 0.10, 0.6, ""),
+    "pricing": ("visited", 0.30, 0.3, "purchase"),
+    "headline": ("subscribed", 0.08, 0.5, ""),
+}
+
+
 class Command(BaseCommand):
     help = (
         "Seed the demo experiments (running), an admin/admin superuser for local use, and "
@@ -51,8 +60,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--visitors",
             type=int,
-            default=200,
-            help="Simulated visitors sent through the demo pages when no events exist yet.",
+            default=500,
+            help="Simulated visitors per experiment, when none of them has events yet.",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -72,16 +81,27 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("demo experiments ready"))
 
     def _traffic(self, visitors: int) -> None:
-        names = [*DEMO, *registered()]
+        names = [*TRAFFIC, *DEMO, *registered()]
         if visitors <= 0 or TrackedEvent.objects.filter(experiment__in=names).exists():
             return
-        self.stdout.write(f"sending {visitors} simulated visitors through the demo pages ...")
+        # simulate_traffic: each visitor resolved and tracked through the public API, its
+        # scope flushed as the middleware flushes a request's, events through Celery (eager
+        # here) into the database sink. One seed: the same visitors see every experiment.
         with _quiet("django_experiments.events"):  # one log line per event is for real traffic
-            traffic = simulate(visitors)
-        for (experiment, variant), seen in sorted(traffic.seen.items()):
-            converted = traffic.converted[experiment, variant]
-            self.stdout.write(f"  {experiment}/{variant}: {converted} of {seen} converted")
-        self.stdout.write(f"{traffic.requests} requests, events in the database sink")
+            for name, (event, rate, lift, value_event) in TRAFFIC.items():
+                self.stdout.write(f"{name}: {visitors} simulated visitors ...")
+                call_command(
+                    "simulate_traffic",
+                    name,
+                    visitors=visitors,
+                    rate=rate,
+                    lift=lift,
+                    event=event,
+                    value_event=value_event,
+                    seed=13,
+                    stdout=self.stdout,
+                    stderr=self.stderr,
+                )
 
     def _experiment(
         self,
