@@ -1,8 +1,8 @@
 """Browser tests: Playwright drives the system's Chromium against pytest-django's live server.
 
-One browser for the package (start-up is the slow part); each test gets fresh browser contexts, so
-every ``visitor()`` is a new anonymous visitor with an empty cookie jar. Every page records its
-console errors and uncaught exceptions, and a test fails if any appeared.
+One browser for the package (start-up is the slow part); each test gets fresh browser
+contexts, so every ``visitor()`` is a new anonymous visitor with an empty cookie jar. Every
+page records its console errors and uncaught exceptions, and a test fails if any appeared.
 
 Chromium comes from the distribution (``apt-get install chromium``, which ``.ci/run`` does when
 it is missing) and is launched through ``executable_path``: Playwright's own browser download
@@ -68,16 +68,18 @@ def browser(live_server: Any) -> Iterator[Any]:
     previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-    if previous is None:
-        os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    else:
-        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+    try:
+        with playwright_api.sync_playwright() as playwright:
+            chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            try:
+                yield chromium
+            finally:
+                chromium.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture
