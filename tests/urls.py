@@ -7,4 +7,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("experiments/", include("django_experiments.urls")),
     path("web/", include("tests.web.urls")),
+    path("api/glex/", include("django_experiments.api.management_urls")),
 ]
