@@ -38,9 +38,7 @@ from django_experiments.tracking.tags import track as track_tag
 
 
 @pass_context
-def experiment(
-    context: Context, name: Any, variant: Any = None, /, **kwargs: Any
-) -> Any:
+def experiment(context: Context, name: Any, variant: Any = None, /, **kwargs: Any) -> Any:
     """``{{ experiment("cta") }}``: as ``{% experiment "cta" %}``."""
     return tags.experiment_result(context, name, variant, kwargs)
 

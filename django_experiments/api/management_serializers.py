@@ -119,7 +119,9 @@ class ExperimentSerializer(serializers.ModelSerializer[Experiment]):
     """An experiment with its treatments; status and winner change through the actions."""
 
     treatments = NestedTreatmentSerializer(many=True, required=False)
-    winner = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    winner: serializers.SlugRelatedField[Treatment] = serializers.SlugRelatedField(
+        slug_field="name", read_only=True
+    )
     current_phase = serializers.SerializerMethodField()
 
     class Meta:

@@ -66,7 +66,7 @@ def editing(request: Request) -> Iterator[None]:
         yield
 
 
-class ManagementViewMixin:
+class ManagementViewSet(viewsets.GenericViewSet):
     permission_classes = [ModelPermissions]
     # drf-spectacular's schema whatever DEFAULT_SCHEMA_CLASS the host sets.
     schema = AutoSchema()
@@ -74,12 +74,11 @@ class ManagementViewMixin:
 
 
 class ExperimentViewSet(
-    ManagementViewMixin,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
-    viewsets.GenericViewSet,
+    ManagementViewSet,
 ):
     """Experiments by name, with their treatments; status changes are actions."""
 
@@ -95,9 +94,7 @@ class ExperimentViewSet(
         with editing(self.request):
             experiment = serializer.save()
             for index, item in enumerate(treatments):
-                Treatment.objects.create(
-                    experiment=experiment, **{"order": index, **item}
-                )
+                Treatment.objects.create(experiment=experiment, **{"order": index, **item})
 
     def perform_update(self, serializer: Any) -> None:
         treatments = serializer.validated_data.pop("treatments", None)
@@ -115,7 +112,7 @@ class ExperimentViewSet(
     @extend_schema(request=StartSerializer, responses=ExperimentSerializer)
     @action(detail=True, methods=["post"])
     def pause(self, request: Request, name: str) -> Response:
-        """Pause: stored visitors keep their variant, new visitors get control, nothing is tracked."""
+        """Pause: stored visitors keep their variant, new ones get control; nothing is tracked."""
         return self._status_change(request, services.pause)
 
     @extend_schema(request=ConcludeSerializer, responses=ExperimentSerializer)
@@ -217,13 +214,12 @@ class ExperimentViewSet(
 
 
 class TreatmentViewSet(
-    ManagementViewMixin,
     mixins.ListModelMixin,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
     mixins.UpdateModelMixin,
     mixins.DestroyModelMixin,
-    viewsets.GenericViewSet,
+    ManagementViewSet,
 ):
     """One experiment's treatments; every write is judged with the whole resulting set."""
 
@@ -257,10 +253,16 @@ class TreatmentViewSet(
         data = serializer.validated_data
         if self.get_queryset().filter(name=data["name"]).exists():
             raise serializers.ValidationError(
-                {"name": [f"{self.experiment().name} already has a treatment named {data['name']!r}."]}
+                {
+                    "name": [
+                        f"{self.experiment().name} already has a treatment named {data['name']!r}."
+                    ]
+                }
             )
         self._check_set(
-            TreatmentRow(data["name"], data.get("weight", Decimal(1)), data.get("is_control", False))
+            TreatmentRow(
+                data["name"], data.get("weight", Decimal(1)), data.get("is_control", False)
+            )
         )
         with editing(self.request):
             serializer.save(experiment=self.experiment())
@@ -270,7 +272,11 @@ class TreatmentViewSet(
         data = {**TreatmentSerializer(instance).data, **serializer.validated_data}
         if data["name"] != instance.name and self.get_queryset().filter(name=data["name"]).exists():
             raise serializers.ValidationError(
-                {"name": [f"{self.experiment().name} already has a treatment named {data['name']!r}."]}
+                {
+                    "name": [
+                        f"{self.experiment().name} already has a treatment named {data['name']!r}."
+                    ]
+                }
             )
         self._check_set(
             TreatmentRow(data["name"], Decimal(data["weight"]), bool(data["is_control"]))
@@ -296,10 +302,11 @@ def replace_treatments(experiment: Experiment, items: list[dict[str, Any]]) -> N
             treatment.delete()
     for index, item in enumerate(items):
         values = {"order": index, **item}
-        treatment = existing.get(item["name"])
-        if treatment is None:
+        found = existing.get(item["name"])
+        if found is None:
             Treatment.objects.create(experiment=experiment, **values)
             continue
+        treatment = found
         changed = [k for k, v in values.items() if getattr(treatment, k) != v]
         if changed:
             for key in changed:

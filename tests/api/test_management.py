@@ -20,7 +20,9 @@ BASE = "/api/glex/experiments/"
 
 def grant(user: User, *codenames: str) -> None:
     user.user_permissions.add(
-        *Permission.objects.filter(content_type__app_label="django_experiments", codename__in=codenames)
+        *Permission.objects.filter(
+            content_type__app_label="django_experiments", codename__in=codenames
+        )
     )
 
 
@@ -155,7 +157,9 @@ def test_update_replaces_the_treatment_set_as_one_phase(
     assert (phase.number, phase.weights) == (2, {"control": "2", "bold": "1"})
 
 
-def test_name_is_fixed_after_creation(api: APIClient, created: Callable[..., dict[str, Any]]) -> None:
+def test_name_is_fixed_after_creation(
+    api: APIClient, created: Callable[..., dict[str, Any]]
+) -> None:
     created()
     api.patch(BASE + "cta/", {"name": "renamed"}, format="json")
     assert Experiment.objects.filter(name="cta").exists()
@@ -207,7 +211,10 @@ def test_validation_messages_are_the_admins(
     for weight in ("NaN", "Infinity", "abc", True, None):
         response = api.post(
             BASE,
-            {"name": "z", "treatments": [{"name": "control", "is_control": True, "weight": weight}]},
+            {
+                "name": "z",
+                "treatments": [{"name": "control", "is_control": True, "weight": weight}],
+            },
             format="json",
         )
         assert response.status_code == 400, weight
@@ -290,7 +297,9 @@ def test_permissions(created: Callable[..., dict[str, Any]]) -> None:
     assert Experiment.objects.get(name="cta").status == "draft"
 
 
-def test_bad_input_is_a_400_not_a_500(api: APIClient, created: Callable[..., dict[str, Any]]) -> None:
+def test_bad_input_is_a_400_not_a_500(
+    api: APIClient, created: Callable[..., dict[str, Any]]
+) -> None:
     created()
     assert api.post(BASE, {"name": "has space"}, format="json").status_code == 400
     assert api.post(BASE, {"name": "cta"}, format="json").status_code == 400  # taken
@@ -307,3 +316,65 @@ def test_bad_input_is_a_400_not_a_500(api: APIClient, created: Callable[..., dic
     assert response.status_code == 400
     assert api.get(BASE + "missing/").status_code == 404
     assert api.get(BASE + "cta/results/?phase=7").status_code == 400
+
+
+def test_results_are_the_admin_pages_numbers(
+    api: APIClient, created: Callable[..., dict[str, Any]], admin_client: Any
+) -> None:
+    import uuid
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from django_experiments.tracking.models import TrackedEvent
+
+    created()
+    api.post(BASE + "cta/weights/", {"weights": {"control": 2}})
+    exp = Experiment.objects.get(name="cta")
+    phase = exp.current_phase
+    assert phase is not None and phase.number == 2
+    now = timezone.now()
+
+    def add(event: str, variant: str, key: str, when: Any = None) -> None:
+        TrackedEvent.objects.create(
+            event_id=uuid.uuid4(),
+            event=event,
+            experiment="cta",
+            variant=variant,
+            key=key,
+            timestamp=when or now,
+        )
+
+    for i in range(10):
+        add("assignment", "control", f"c{i}")
+        add("assignment", "candidate", f"t{i}")
+    for i in range(3):
+        add("clicked", "control", f"c{i}")
+        add("clicked", "control", f"c{i}")  # a repeat counts once
+    for i in range(6):
+        add("clicked", "candidate", f"t{i}")
+    add("clicked", "candidate", "old", when=phase.started_at - timedelta(days=1))
+
+    data = api.get(BASE + "cta/results/").json()
+    page = admin_client.get(f"/admin/django_experiments/experiment/{exp.pk}/results/")
+    admin = page.context["results"]
+    assert data["phase"] == admin.phase.number == 2
+    assert data["control"] == admin.control == "control"
+    assert data["assigned"] == admin.assigned == {"control": 10, "candidate": 10}
+    assert data["events"] == {
+        event: [
+            {
+                "variant": r.variant,
+                "converted": r.converted,
+                "assigned": r.assigned,
+                "rate": r.rate,
+                "lift": r.lift,
+                "p_value": r.p_value,
+            }
+            for r in rows
+        ]
+        for event, rows in admin.events.items()
+    }
+    candidate = data["events"]["clicked"][1]
+    assert (candidate["converted"], candidate["rate"]) == (6, 0.6)
+    assert api.get(BASE + "cta/results/?phase=2").status_code == 200
