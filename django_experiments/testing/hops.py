@@ -95,3 +95,26 @@ def count_hops() -> Iterator[Hops]:
         yield hops
     finally:
         hops.uninstall()
+
+
+def with_hops_endpoint(app: Any, hops: Hops, path: str = "/hops/") -> Any:
+    """Wrap an ASGI app so that ``GET <path>`` returns ``{"hops": {function: count}}``.
+
+    Answered before Django sees the request, so reading the counter adds no hop of its own;
+    ``?reset=1`` clears it after reading. For test and benchmark servers only: it exposes
+    internals and must never wrap a production application.
+    """
+    import json
+
+    async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != path:
+            await app(scope, receive, send)
+            return
+        body = json.dumps({"hops": hops.snapshot()}).encode()
+        if b"reset=1" in scope.get("query_string", b""):
+            hops.reset()
+        headers = [(b"content-type", b"application/json")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    return application

@@ -23,7 +23,7 @@ import pytest
 from tests.asgi.server import Server, serve
 from tests.conftest import require_service
 
-VISITS_PER_VIEW = 30
+VISITS_PER_VIEW = 20
 CONCURRENCY = 32
 VIEWS = ("/async/", "/sync/", "/async/order/", "/sync/order/")
 

@@ -11,13 +11,8 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 
-from django_experiments.testing.hops import Hops
-
 #: "cta" and four more, for pages that resolve several experiments.
 EXPERIMENTS = ("cta", "e2", "e3", "e4", "e5")
-
-#: Installed by tests.asgi.app for the server process's lifetime.
-HOPS = Hops()
 
 
 def _names(request: HttpRequest) -> list[str]:
