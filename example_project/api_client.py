@@ -2,8 +2,7 @@
 
 A script as a CI job would write it: standard library only, DRF token authentication::
 
-    python -m example_project.api_client http://127.0.0.1:8000/api/experiments/ TOKEN \\
-        --name hero_copy --visit http://127.0.0.1:8000/ --visits 20
+    python -m example_project.api_client http://127.0.0.1:8000/api/ TOKEN --name hero_copy
 
 Steps: create (draft, two treatments), start, change the weights (a new phase recorded with
 the token's user), optionally send ``--visits`` new visitors to ``--visit`` so there are
@@ -51,7 +50,7 @@ def visit(url: str, times: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("base", help="where management_urls is mounted, e.g. .../api/experiments/")
+    parser.add_argument("base", help="where management_urls is mounted, e.g. http://127.0.0.1:8000/api/")
     parser.add_argument("token", help="a DRF token of a user with the model permissions")
     parser.add_argument("--name", default="hero_copy")
     parser.add_argument("--visit", help="a page that resolves the experiment")

@@ -15,4 +15,5 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("experiments/", include("django_experiments.urls")),
+    path("api/", include("django_experiments.api.management_urls")),
 ]

@@ -68,7 +68,8 @@ def editing(request: Request) -> Iterator[None]:
 
 class ManagementViewSet(viewsets.GenericViewSet):
     permission_classes = [ModelPermissions]
-    # drf-spectacular's schema whatever DEFAULT_SCHEMA_CLASS the host sets.
+    # drf-spectacular's schema whatever DEFAULT_SCHEMA_CLASS the host sets. The actions pass
+    # one to @action too: @extend_schema builds on the action's schema, else on the default.
     schema = AutoSchema()
     pagination_class = None
 
@@ -104,19 +105,19 @@ class ExperimentViewSet(
                 replace_treatments(experiment, treatments)
 
     @extend_schema(request=StartSerializer, responses=ExperimentSerializer)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], schema=AutoSchema())
     def start(self, request: Request, name: str) -> Response:
         """Start (or resume) the experiment: it takes assignments and is tracked."""
         return self._status_change(request, services.start)
 
     @extend_schema(request=StartSerializer, responses=ExperimentSerializer)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], schema=AutoSchema())
     def pause(self, request: Request, name: str) -> Response:
         """Pause: stored visitors keep their variant, new ones get control; nothing is tracked."""
         return self._status_change(request, services.pause)
 
     @extend_schema(request=ConcludeSerializer, responses=ExperimentSerializer)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], schema=AutoSchema())
     def conclude(self, request: Request, name: str) -> Response:
         """Conclude with a winner (a treatment name; control when omitted)."""
         body = ConcludeSerializer(data=request.data)
@@ -133,7 +134,7 @@ class ExperimentViewSet(
         return self._status_change(request, lambda e: services.conclude(e, winner), experiment)
 
     @extend_schema(request=RerandomiseSerializer, responses=ExperimentSerializer)
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], schema=AutoSchema())
     def rerandomise(self, request: Request, name: str) -> Response:
         """New salt: every context is re-hashed and a new phase starts."""
         body = RerandomiseSerializer(data=request.data)
@@ -144,7 +145,7 @@ class ExperimentViewSet(
         )
 
     @extend_schema(request=WeightsSerializer, responses={200: PhaseSerializer})
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], schema=AutoSchema())
     def weights(self, request: Request, name: str) -> Response:
         """Change several weights at once: one change, so one new phase, recorded with you."""
         body = WeightsSerializer(data=request.data)
@@ -171,7 +172,7 @@ class ExperimentViewSet(
         return Response(PhaseSerializer(experiment.current_phase).data)
 
     @extend_schema(responses=PhaseSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], schema=AutoSchema())
     def phases(self, request: Request, name: str) -> Response:
         """Every phase, newest first: weights, salt, slot table, who changed it."""
         experiment = self.get_object()
@@ -188,7 +189,7 @@ class ExperimentViewSet(
             )
         ],
     )
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], schema=AutoSchema())
     def results(self, request: Request, name: str) -> Response:
         """The admin results page as JSON: the current phase's distinct contexts per variant."""
         from django_experiments.results import results_for
