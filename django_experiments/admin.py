@@ -13,7 +13,6 @@ from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -111,7 +110,14 @@ class ExperimentAdmin(admin.ModelAdmin):
     form = ExperimentForm
     action_form = ExperimentActionForm
     inlines = [TreatmentInline, PhaseInline]
-    list_display = ("name", "status", "treatment_shares", "phase_started", "updated_at")
+    list_display = (
+        "name",
+        "status",
+        "treatment_shares",
+        "phase_started",
+        "srm_flag",
+        "updated_at",
+    )
     list_filter = ("status", "client_visible")
     search_fields = ("name", "description", "hypothesis")
     readonly_fields = (
@@ -224,27 +230,62 @@ class ExperimentAdmin(admin.ModelAdmin):
         )
 
     def get_urls(self) -> list[Any]:
-        view = self.admin_site.admin_view(self.results_view)
+        def wrap(fn: Any) -> Any:
+            return self.admin_site.admin_view(fn)
+
         return [
-            path("<path:object_id>/results/", view, name="django_experiments_experiment_results"),
+            path(
+                "<path:object_id>/results/",
+                wrap(self.results_view),
+                name="django_experiments_experiment_results",
+            ),
+            path(
+                "<path:object_id>/results.json",
+                wrap(self.results_json_view),
+                name="django_experiments_experiment_results_json",
+            ),
+            path(
+                "<path:object_id>/results.csv",
+                wrap(self.results_csv_view),
+                name="django_experiments_experiment_results_csv",
+            ),
             *super().get_urls(),
         ]
 
-    def results_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        from django_experiments.results import results_for
-
+    def _viewable(self, request: HttpRequest, object_id: str) -> Experiment:
         experiment = self.get_object(request, object_id)
         if experiment is None or not self.has_view_permission(request, experiment):
             raise Http404
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "original": experiment,
-            "title": f"{experiment.name}: results",
-            "results": results_for(experiment),
-        }
-        return TemplateResponse(
-            request, "admin/django_experiments/experiment/results.html", context
+        return experiment
+
+    def results_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        from django_experiments.results import views
+
+        experiment = self._viewable(request, object_id)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta}
+        return views.results_page(request, experiment, context)
+
+    def results_json_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        from django_experiments.results import views
+
+        return views.results_json(request, self._viewable(request, object_id))
+
+    def results_csv_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        from django_experiments.results import views
+
+        return views.results_csv(request, self._viewable(request, object_id))
+
+    @admin.display(description=_("SRM"))
+    def srm_flag(self, obj: Experiment) -> str:
+        """Red when the current phase's split is off its weights (SRM p < 0.001)."""
+        from django_experiments.results.srm import current_srm_p_value, srm_failed
+
+        if not srm_failed(obj):
+            return "—"
+        return format_html(
+            '<span class="glex-srm-flag" style="color:#ba2121;font-weight:bold" '
+            'title="{}">⚠ SRM</span>',
+            _("Sample ratio mismatch: p = {}").format(f"{current_srm_p_value(obj):.2g}"),
         )
 
     @admin.display(description=_("Results"))
@@ -252,7 +293,7 @@ class ExperimentAdmin(admin.ModelAdmin):
         if obj.pk is None:
             return "—"
         url = reverse("admin:django_experiments_experiment_results", args=[obj.pk])
-        return format_html('<a href="{}">{}</a>', url, _("Conversion results of this phase"))
+        return format_html('<a href="{}">{}</a>', url, _("Results (current phase)"))
 
     def changeform_view(
         self,

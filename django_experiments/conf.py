@@ -73,6 +73,9 @@ DEFAULTS: dict[str, Any] = {
     "REDIRECT_ALLOWED_HOSTS": [],
     "REDIRECT_URL_VALIDATOR": None,
     "API_THROTTLE_RATE": "120/min",
+    # Results: hours after a context's first exposure during which its events count, per
+    # experiment name ("*": every other experiment). Unlisted: no window.
+    "CONVERSION_WINDOWS": {},
 }
 
 # Allowed types per key; a tuple means any of them. ``None`` is accepted where the default is.
@@ -122,6 +125,7 @@ TYPES: dict[str, tuple[type, ...]] = {
     "REDIRECT_ALLOWED_HOSTS": (list, tuple),
     "REDIRECT_URL_VALIDATOR": (str,),
     "API_THROTTLE_RATE": (str,),
+    "CONVERSION_WINDOWS": (dict,),
 }
 
 NESTING_CHOICES = ("raise", "warn", "allow")

@@ -1,4 +1,4 @@
-"""Conversion statistics: rates, lift and a two-proportion z-test checked against scipy."""
+"""The first results page's statistics (stats.legacy): rates, lift and a z-test checked against scipy."""
 
 from __future__ import annotations
 
