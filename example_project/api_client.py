@@ -34,11 +34,21 @@ class Api:
 
 
 def best_variant(results: dict[str, Any], event: str) -> str:
-    rows = results["events"].get(event, [])
-    rated = [row for row in rows if row["rate"] is not None]
-    if not rated:
+    """The variant with the highest conversion rate on ``event`` (control when none has one).
+
+    ``results`` is the admin results page's JSON document: per metric (an event and a kind),
+    one row per variant with ``mean``, the share of exposed contexts that converted.
+    """
+    rows = [
+        row
+        for metric in results["metrics"]
+        if metric["event"] == event and metric["kind"] == "binomial"
+        for row in metric["rows"]
+        if row["mean"] is not None
+    ]
+    if not rows:
         return str(results["control"])
-    return str(max(rated, key=lambda row: row["rate"])["variant"])
+    return str(max(rows, key=lambda row: row["mean"])["variant"])
 
 
 def visit(url: str, times: int) -> None:
@@ -50,7 +60,9 @@ def visit(url: str, times: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("base", help="where management_urls is mounted, e.g. http://127.0.0.1:8000/api/")
+    parser.add_argument(
+        "base", help="where management_urls is mounted, e.g. http://127.0.0.1:8000/api/"
+    )
     parser.add_argument("token", help="a DRF token of a user with the model permissions")
     parser.add_argument("--name", default="hero_copy")
     parser.add_argument("--visit", help="a page that resolves the experiment")

@@ -191,30 +191,3 @@ class WeightsSerializer(serializers.Serializer):
     """``{"weights": {"control": "3", "candidate": 1}}``: one change, so one phase."""
 
     weights = serializers.DictField(child=WeightField(), allow_empty=False)
-
-
-class VariantResultSerializer(serializers.Serializer):
-    """One row of the admin's results table."""
-
-    variant = serializers.CharField()
-    converted = serializers.IntegerField()
-    assigned = serializers.IntegerField()
-    rate = serializers.FloatField(allow_null=True)
-    lift = serializers.FloatField(allow_null=True, help_text="Relative to control: 0.12 = +12 %.")
-    p_value = serializers.FloatField(
-        allow_null=True, help_text="Two-sided two-proportion z-test against control."
-    )
-
-
-class ResultsSerializer(serializers.Serializer):
-    """``results.results_for``: what the admin's results page shows, as JSON."""
-
-    phase = serializers.SerializerMethodField()
-    since = serializers.DateTimeField(allow_null=True)
-    control = serializers.CharField()
-    assigned = serializers.DictField(child=serializers.IntegerField())
-    events = serializers.DictField(child=VariantResultSerializer(many=True))
-
-    @extend_schema_field(serializers.IntegerField(allow_null=True))
-    def get_phase(self, results: Any) -> int | None:
-        return None if results.phase is None else results.phase.number

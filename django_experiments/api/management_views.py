@@ -19,7 +19,9 @@ from typing import Any
 from django.db import transaction
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
+from django.http import HttpResponse
 from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -32,7 +34,6 @@ from django_experiments.api.management_serializers import (
     ExperimentSerializer,
     PhaseSerializer,
     RerandomiseSerializer,
-    ResultsSerializer,
     StartSerializer,
     TreatmentSerializer,
     WeightsSerializer,
@@ -180,29 +181,30 @@ class ExperimentViewSet(
         return Response(PhaseSerializer(phases, many=True).data)
 
     @extend_schema(
-        responses=ResultsSerializer,
+        responses={
+            (200, "application/json"): OpenApiTypes.OBJECT,
+            (400, "application/json"): OpenApiTypes.OBJECT,
+        },
         parameters=[
+            OpenApiParameter("phase", int, description="Phase number (default: the current)."),
+            OpenApiParameter("alpha", float, description="Significance level (default 0.05)."),
             OpenApiParameter(
-                "phase",
-                int,
-                description="Phase number; only the current phase has results so far.",
-            )
+                "correction", str, enum=["holm", "none"], description="Multiple comparisons."
+            ),
+            OpenApiParameter("sequential", float, description="Sequential testing tuning."),
         ],
     )
     @action(detail=True, methods=["get"], schema=AutoSchema())
-    def results(self, request: Request, name: str) -> Response:
-        """The admin results page as JSON: the current phase's distinct contexts per variant."""
-        from django_experiments.results import results_for
+    def results(self, request: Request, name: str) -> HttpResponse:
+        """The admin results page as JSON: the very document of its ``results.json`` link.
 
-        experiment = self.get_object()
-        results = results_for(experiment)
-        wanted = request.query_params.get("phase")
-        current = None if results.phase is None else results.phase.number
-        if wanted not in (None, "", str(current)):
-            raise serializers.ValidationError(
-                {"phase": [f"Results are available for the current phase ({current}) only."]}
-            )
-        return Response(ResultsSerializer(results).data)
+        One phase (``?phase=N``, default the current one): exposures per variant, the SRM
+        check, and per metric each variant's numbers against control. A bad parameter is a
+        400 with ``{"error": "..."}``.
+        """
+        from django_experiments.results.views import results_json
+
+        return results_json(request._request, self.get_object())
 
     def _status_change(
         self, request: Request, change: Any, experiment: Experiment | None = None

@@ -315,66 +315,44 @@ def test_bad_input_is_a_400_not_a_500(
     response = api.post(BASE, "not json", content_type="application/json")
     assert response.status_code == 400
     assert api.get(BASE + "missing/").status_code == 404
-    assert api.get(BASE + "cta/results/?phase=7").status_code == 400
 
 
 def test_results_are_the_admin_pages_numbers(
     api: APIClient, created: Callable[..., dict[str, Any]], admin_client: Any
 ) -> None:
-    import uuid
-    from datetime import timedelta
+    """The API serves the document behind the admin results page's JSON link, phase by phase."""
+    from tests.results.conftest import event
 
-    from django.utils import timezone
-
-    from django_experiments.tracking.models import TrackedEvent
+    from django_experiments.tracking.sinks import DatabaseSink
 
     created()
+    api.post(BASE + "cta/start/")
     api.post(BASE + "cta/weights/", {"weights": {"control": 2}})
     exp = Experiment.objects.get(name="cta")
-    phase = exp.current_phase
-    assert phase is not None and phase.number == 2
-    now = timezone.now()
+    batch = []
+    for phase, offset in ((1, 0), (2, 100)):
+        for i in range(10):
+            batch.append(event("assignment", f"c{i + offset}", "control", phase=phase))
+            batch.append(event("assignment", f"t{i + offset}", "candidate", phase=phase))
+        for i in range(3 * phase):
+            batch.append(event("clicked", f"c{i + offset}", "control", phase=phase))
+        for i in range(6):
+            batch.append(event("clicked", f"t{i + offset}", "candidate", phase=phase))
+    DatabaseSink().send(batch)
 
-    def add(event: str, variant: str, key: str, when: Any = None) -> None:
-        TrackedEvent.objects.create(
-            event_id=uuid.uuid4(),
-            event=event,
-            experiment="cta",
-            variant=variant,
-            key=key,
-            timestamp=when or now,
-        )
-
-    for i in range(10):
-        add("assignment", "control", f"c{i}")
-        add("assignment", "candidate", f"t{i}")
-    for i in range(3):
-        add("clicked", "control", f"c{i}")
-        add("clicked", "control", f"c{i}")  # a repeat counts once
-    for i in range(6):
-        add("clicked", "candidate", f"t{i}")
-    add("clicked", "candidate", "old", when=phase.started_at - timedelta(days=1))
-
-    data = api.get(BASE + "cta/results/").json()
-    page = admin_client.get(f"/admin/django_experiments/experiment/{exp.pk}/results/")
-    admin = page.context["results"]
-    assert data["phase"] == admin.phase.number == 2
-    assert data["control"] == admin.control == "control"
-    assert data["assigned"] == admin.assigned == {"control": 10, "candidate": 10}
-    assert data["events"] == {
-        event: [
-            {
-                "variant": r.variant,
-                "converted": r.converted,
-                "assigned": r.assigned,
-                "rate": r.rate,
-                "lift": r.lift,
-                "p_value": r.p_value,
-            }
-            for r in rows
-        ]
-        for event, rows in admin.events.items()
+    admin_url = f"/admin/django_experiments/experiment/{exp.pk}/results.json"
+    for query in ("", "?phase=1", "?phase=2&alpha=0.1&correction=none"):
+        response = api.get(BASE + "cta/results/" + query)
+        assert response.status_code == 200, response.content
+        assert response.json() == admin_client.get(admin_url + query).json()
+    current = api.get(BASE + "cta/results/").json()
+    assert current["phase"]["number"] == 2
+    assert {v["name"]: v["exposed"] for v in current["variants"]} == {
+        "control": 10,
+        "candidate": 10,
     }
-    candidate = data["events"]["clicked"][1]
-    assert (candidate["converted"], candidate["rate"]) == (6, 0.6)
-    assert api.get(BASE + "cta/results/?phase=2").status_code == 200
+    # A bad parameter is the admin's 400 with its reason, not a 500.
+    response = api.get(BASE + "cta/results/?phase=7")
+    assert response.status_code == 400
+    assert response.json() == {"error": "cta has no phase 7"}
+    assert api.get(BASE + "cta/results/?alpha=x").status_code == 400

@@ -2,7 +2,8 @@
 
 The script is ``example_project/api_client.py`` (standard library only), run as a subprocess
 against a live server; between its steps it sends new visitors to a page that resolves and
-tracks the experiment, so the results it reads and concludes on are real.
+tracks the experiment (tests/api/script_urls.py), so the results it reads and concludes on
+are real.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[2]
 VISITS = 24
 
 
+@pytest.mark.urls("tests.api.script_urls")
 @pytest.mark.django_db(transaction=True)
 def test_script_creates_starts_reweights_and_concludes(live_server: Any, settings: Any) -> None:
     settings.DJANGO_EXPERIMENTS = {
@@ -43,7 +45,7 @@ def test_script_creates_starts_reweights_and_concludes(live_server: Any, setting
         "--name",
         "hero_copy",
         "--visit",
-        f"{live_server.url}/web/page/hero_copy/",
+        f"{live_server.url}/landing/hero_copy/",
         "--visits",
         str(VISITS),
     ]
@@ -56,10 +58,11 @@ def test_script_creates_starts_reweights_and_concludes(live_server: Any, setting
     assert steps["start"]["status"] == "running"
     assert steps["weights"]["number"] == 2 and steps["weights"]["changed_by"] == "ci-bot"
     results = steps["results"]
-    assert results["phase"] == 2
-    assert sum(results["assigned"].values()) == VISITS
-    viewed = {row["variant"]: row for row in results["events"]["viewed"]}
-    assert {v: r["converted"] for v, r in viewed.items()} == results["assigned"]
+    assert results["phase"]["number"] == 2
+    exposed = {v["name"]: v["exposed"] for v in results["variants"]}
+    assert sum(exposed.values()) == VISITS
+    [viewed] = [m for m in results["metrics"] if m["event"] == "viewed" and m["kind"] == "binomial"]
+    assert {r["variant"]: r["converted"] for r in viewed["rows"]} == exposed
     assert steps["conclude"]["status"] == "concluded"
     assert steps["conclude"]["winner"] in {"control", "short"}
 
