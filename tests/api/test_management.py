@@ -321,9 +321,8 @@ def test_results_are_the_admin_pages_numbers(
     api: APIClient, created: Callable[..., dict[str, Any]], admin_client: Any
 ) -> None:
     """The API serves the document behind the admin results page's JSON link, phase by phase."""
-    from tests.results.conftest import event
-
     from django_experiments.tracking.sinks import DatabaseSink
+    from tests.results.conftest import event
 
     created()
     api.post(BASE + "cta/start/")
