@@ -22,6 +22,8 @@ SETTINGS: dict[str, Any] = {
         "results. Requires Django model permissions on django_experiments."
     ),
     "VERSION": "1",
+    # Keep "experiments" in operation ids and tags (experiments_list, not root_list).
+    "SCHEMA_PATH_PREFIX": "",
 }
 
 
