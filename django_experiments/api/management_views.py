@@ -47,14 +47,30 @@ from django_experiments.validation import TreatmentRow
 SLUG = r"[-a-zA-Z0-9_]+"
 
 
+#: Actions that change an existing experiment: POSTs that need Django's "change" permission.
+CHANGE_ACTIONS = frozenset({"start", "pause", "conclude", "rerandomise", "weights"})
+
+
 class ModelPermissions(permissions.DjangoModelPermissions):
-    """Django's model permissions; reads need the view permission, as in the admin."""
+    """Django's model permissions, as in the admin: reads need the view permission, and the
+    status actions and weight changes (POSTs) the change permission, not the add one.
+
+    Checked against the view's ``permission_model`` before anything is looked up, so a user
+    without permission learns nothing, not even whether an experiment exists.
+    """
 
     perms_map = {
         **permissions.DjangoModelPermissions.perms_map,
         "GET": ["%(app_label)s.view_%(model_name)s"],
         "HEAD": ["%(app_label)s.view_%(model_name)s"],
     }
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        user = request.user
+        if not user or not user.is_authenticated:
+            return False
+        method = "PATCH" if getattr(view, "action", None) in CHANGE_ACTIONS else request.method
+        return bool(user.has_perms(self.get_required_permissions(method, view.permission_model)))
 
 
 @contextmanager
@@ -85,6 +101,7 @@ class ExperimentViewSet(
     """Experiments by name, with their treatments; status changes are actions."""
 
     serializer_class = ExperimentSerializer
+    permission_model = Experiment
     lookup_field = "name"
     lookup_value_regex = SLUG
 
@@ -227,6 +244,7 @@ class TreatmentViewSet(
     """One experiment's treatments; every write is judged with the whole resulting set."""
 
     serializer_class = TreatmentSerializer
+    permission_model = Treatment
     lookup_field = "name"
     lookup_value_regex = SLUG
 

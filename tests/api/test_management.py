@@ -355,3 +355,28 @@ def test_results_are_the_admin_pages_numbers(
     assert response.status_code == 400
     assert response.json() == {"error": "cta has no phase 7"}
     assert api.get(BASE + "cta/results/?alpha=x").status_code == 400
+
+
+def test_actions_need_the_change_permission_not_the_add_one(
+    created: Callable[..., dict[str, Any]],
+) -> None:
+    created()
+    client = APIClient()
+    adder = User.objects.create_user("adder")
+    grant(adder, "view_experiment", "add_experiment")
+    client.force_authenticate(adder)
+    for action in ("start", "pause", "rerandomise", "conclude", "weights"):
+        assert client.post(BASE + f"cta/{action}/", {}).status_code == 403, action
+    changer = User.objects.create_user("changer")
+    grant(changer, "view_experiment", "change_experiment")
+    client.force_authenticate(changer)
+    assert client.post(BASE + "cta/start/").json()["status"] == "running"
+    assert client.post(BASE, {"name": "other"}).status_code == 403
+
+
+def test_without_permission_nothing_is_revealed(created: Callable[..., dict[str, Any]]) -> None:
+    created()
+    client = APIClient()
+    client.force_authenticate(User.objects.create_user("nobody"))
+    for path in ("cta/", "missing/", "cta/treatments/", "missing/treatments/", "cta/results/"):
+        assert client.get(BASE + path).status_code == 403, path
