@@ -1,4 +1,4 @@
-"""Section 8: example_project under uvicorn, an async view against a sync view, same load.
+"""Section 9: example_project under uvicorn, an async view against a sync view, same load.
 
 Both views render section 4's page and resolve its 5 experiments for a new visitor: the
 async one with ``await request.aexperiment(name)``, the sync one with
@@ -120,7 +120,7 @@ def _stop(server: subprocess.Popen[str]) -> None:
 
 def run(report: Report, quick: bool) -> dict[str, object] | None:
     if shutil.which("wrk") is None:
-        report.not_run("8", OPERATION, "(info)", "wrk not installed (apt-get install wrk)")
+        report.not_run("9", OPERATION, "(info)", "wrk not installed (apt-get install wrk)")
         return None
     workdir = Path(tempfile.mkdtemp(prefix="glex-bench-asgi-"))
     env = {
@@ -145,7 +145,7 @@ def run(report: Report, quick: bool) -> dict[str, object] | None:
     except (IndexError, ValueError):
         probe = {"ok": False, "reason": f"prepare failed: {prepared.stderr.strip()[-300:]}"}
     if not probe["ok"]:
-        report.not_run("8", OPERATION, "(info)", str(probe["reason"]))
+        report.not_run("9", OPERATION, "(info)", str(probe["reason"]))
         shutil.rmtree(workdir, ignore_errors=True)
         return None
 
@@ -200,7 +200,7 @@ def run(report: Report, quick: bool) -> dict[str, object] | None:
     one = results["async-one-hop"]
     report.add(
         Row(
-            "8",
+            "9",
             OPERATION,
             f"async: {figures(a)}",
             f"sync: {figures(s)}",
@@ -211,7 +211,7 @@ def run(report: Report, quick: bool) -> dict[str, object] | None:
     )
     report.add(
         Row(
-            "8*",
+            "9*",
             "  same pages without experiments (the server's own async vs sync)",
             f"async: {figures(ap)}",
             f"sync: {figures(sp)}",
@@ -222,7 +222,7 @@ def run(report: Report, quick: bool) -> dict[str, object] | None:
     )
     report.add(
         Row(
-            "8*",
+            "9*",
             "  experiments page vs its plain twin, async / sync",
             f"async: {ratio(a.rps, ap.rps)}",
             f"sync: {ratio(s.rps, sp.rps)}",
@@ -233,7 +233,7 @@ def run(report: Report, quick: bool) -> dict[str, object] | None:
     )
     report.add(
         Row(
-            "8*",
+            "9*",
             "  async view, the 5 resolutions in one sync_to_async hop (a batch's cost)",
             f"async, 1 hop: {figures(one)}",
             f"async, 5 hops: {a.rps:.0f} req/s",
@@ -246,7 +246,7 @@ def run(report: Report, quick: bool) -> dict[str, object] | None:
     ours_sync, django_sync = _split(hops["sync"])
     report.add(
         Row(
-            "8*",
+            "9*",
             "  sync_to_async hops per request (django_experiments + Django's own)",
             f"async page: {ours_async:g} + {django_async:g}",
             f"sync page: {ours_sync:g} + {django_sync:g}",
@@ -256,7 +256,7 @@ def run(report: Report, quick: bool) -> dict[str, object] | None:
         )
     )
     report.notes.append(
-        f"Section 8: uvicorn {cores} workers, wrk -t1 -c{2 * cores} -d{duration}s, {rounds} "
+        f"Section 9: uvicorn {cores} workers, wrk -t1 -c{2 * cores} -d{duration}s, {rounds} "
         "alternating run(s) per page (median), new visitors, the project and store of section 4 "
         f"(example_project's middleware, Redis store). Hops: {HOP_SAMPLE} sequential new "
         "visitors per page on a one-worker server, counted in it by function "

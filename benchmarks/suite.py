@@ -12,6 +12,7 @@ from benchmarks import (
     bench_memory,
     bench_migration,
     bench_redis,
+    bench_results,
     bench_scaling,
     bench_stack,
     bench_tracking,
@@ -56,7 +57,8 @@ def run_all(quick: bool, sections: list[str], output: Path | None, command: str)
         "7": lambda: bench_scaling.run(report, plan),
         "4": lambda: bench_stack.run(report, quick, raw_rtt_us()),
         "5": lambda: bench_tracking.run(report, plan, quick),
-        "8": lambda: bench_asgi.run(report, quick),
+        "8": lambda: bench_results.run(report, quick),
+        "9": lambda: bench_asgi.run(report, quick),
     }
     for section in sections:
         step = steps.get(section)
@@ -85,7 +87,8 @@ def run_all(quick: bool, sections: list[str], output: Path | None, command: str)
         "context (fresh actor id) unless the row says otherwise. Round trips are counted on "
         "the client (one per request written to the Redis socket: a pipeline is one). Rows "
         "marked `4*` are information rows beside the budget row: a hand-written floor, a "
-        "returning visitor, and a diagnosis without a store."
+        "returning visitor, and a diagnosis without a store. Section 8 (results) runs in a "
+        "child process on PostgreSQL: the median of repeated full results computations."
     )
     if output is not None:
         write_markdown(output, report, machine.describe(_redis_client()), command, method)

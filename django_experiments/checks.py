@@ -184,7 +184,39 @@ def _check_values(user: dict[str, Any]) -> list[checks.CheckMessage]:
             )
         )
     errors += _check_locmem_store(user)
+    errors += _check_conversion_windows(user)
     return errors
+
+
+def _check_conversion_windows(user: dict[str, Any]) -> list[checks.CheckMessage]:
+    """``{experiment name or "*": hours}`` with positive, finite hours (or None: no window)."""
+    windows = user.get("CONVERSION_WINDOWS")
+    if not isinstance(windows, dict):
+        return []  # E003 reports a wrong type
+    bad = [
+        name
+        for name, hours in windows.items()
+        if not isinstance(name, str)
+        or not (
+            hours is None
+            or (
+                isinstance(hours, (int, float))
+                and not isinstance(hours, bool)
+                and math.isfinite(hours)
+                and hours > 0
+            )
+        )
+    ]
+    if not bad:
+        return []
+    return [
+        _error(
+            "E030",
+            f"DJANGO_EXPERIMENTS['CONVERSION_WINDOWS'] entries {bad!r} must map an experiment "
+            "name (or '*') to a positive number of hours, or None.",
+            "After changing a window, run `manage.py rebuild_results <experiment>`.",
+        )
+    ]
 
 
 def _check_sink_config(user: dict[str, Any], sink: str) -> list[checks.CheckMessage]:

@@ -161,6 +161,17 @@ def daily_chart(
         if p.mean is not None and math.isfinite(p.mean)
     )
     parts.append(f'<polyline points="{line}" fill="none" stroke="{LINE}" stroke-width="2"/>')
+    if n == 1:
+        # One day so far: a dot with its interval as an error bar (a line needs two days).
+        only = points[0]
+        if only.low is not None and only.high is not None:
+            parts.append(
+                f'<line x1="{x(0):.1f}" x2="{x(0):.1f}" y1="{y(only.low):.1f}" '
+                f'y2="{y(only.high):.1f}" stroke="{LINE}" stroke-width="2"/>'
+            )
+        parts.append(
+            f'<circle cx="{x(0):.1f}" cy="{y(only.mean or 0.0):.1f}" r="4" fill="{LINE}"/>'
+        )
     first, last = points[0].day, points[-1].day
     parts.append(
         f'<text x="{left}" y="{height - 6}" font-size="9" fill="#666">{first:%b %d}</text>'

@@ -176,7 +176,12 @@ class DatabaseSink(Sink):
                 rollup.refresh(experiment, keys, using=alias)
 
 
-_READY_FIELDS = (models.CharField, models.FloatField)
+_READY_FIELDS = (
+    models.CharField,
+    models.FloatField,
+    models.BooleanField,
+    models.PositiveIntegerField,
+)
 
 
 def _to_row(event: Mapping[str, Any]) -> dict[str, Any] | None:

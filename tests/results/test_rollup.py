@@ -238,3 +238,23 @@ def test_incremental_rollups_equal_a_rebuild_whatever_the_delivery_order(
     assert incremental[0], "some contexts were exposed"
     rollup.rebuild("cta")
     assert _daily() == incremental
+
+
+def test_rebuild_results_command(
+    phases: Experiment, store: Store, minutes: Callable[[float], datetime]
+) -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from django_experiments.tracking.models import DailyExposure
+
+    store([event("assignment", "a", at=minutes(1)), event("clicked", "a", at=minutes(2))])
+    DailyExposure.objects.all().delete()  # as after an upgrade: events without rollups
+    out = StringIO()
+    call_command("rebuild_results", stdout=out)
+    assert "cta: 1 contexts" in out.getvalue()
+    assert aggregate("cta", 1).metrics == {"clicked": {"control": Totals(1, 0.0, 0.0, 0)}}
+    with pytest.raises(CommandError, match="nope"):
+        call_command("rebuild_results", "nope", stdout=out)
