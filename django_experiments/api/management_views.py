@@ -285,8 +285,10 @@ class TreatmentViewSet(
                 data["name"], data.get("weight", Decimal(1)), data.get("is_control", False)
             )
         )
+        # Without an order, a new treatment goes last, as a new row in the admin's inline.
+        order = data.get("order", len(self.get_queryset()))
         with editing(self.request):
-            serializer.save(experiment=self.experiment())
+            serializer.save(experiment=self.experiment(), order=order)
 
     def perform_update(self, serializer: Any) -> None:
         instance: Treatment = serializer.instance

@@ -250,8 +250,9 @@ def test_treatment_endpoints(api: APIClient, created: Callable[..., dict[str, An
     created()
     url = BASE + "cta/treatments/"
     assert [t["name"] for t in api.get(url).json()] == ["control", "candidate"]
-    response = api.post(url, {"name": "third", "weight": 2, "order": 2}, format="json")
+    response = api.post(url, {"name": "third", "weight": 2}, format="json")
     assert response.status_code == 201, response.json()
+    assert response.json()["order"] == 2  # last, after control (0) and candidate (1)
     assert api.post(url, {"name": "third"}, format="json").status_code == 400
     response = api.patch(url + "third/", {"weight": "0.5"}, format="json")
     assert response.json()["weight"] == "0.5"
