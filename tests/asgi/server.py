@@ -48,7 +48,11 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
 
 @contextmanager
 def serve(workdir: Path, **env: str) -> Iterator[Server]:
-    """Migrate and seed a SQLite file, run uvicorn on it, stop it (SIGTERM, its pid) after."""
+    """Migrate and seed a SQLite file, run uvicorn on it, stop it (SIGTERM, its pid) after.
+
+    With ``GLEX_ASGI_BROKER`` (and ``GLEX_ASGI_QUEUE``) in ``env``, a Celery worker
+    subprocess delivers the events the server publishes to that broker.
+    """
     db = workdir / "asgi.sqlite3"
     log = workdir / "uvicorn.log"
     environ = {
@@ -62,6 +66,32 @@ def serve(workdir: Path, **env: str) -> Iterator[Server]:
     subprocess.run(
         [sys.executable, "-m", "tests.asgi.seed"], cwd=ROOT, env=environ, check=True, timeout=120
     )
+    worker = None
+    if environ.get("GLEX_ASGI_BROKER"):
+        # The worker that delivers what the server publishes, on the server's own queue.
+        worker_log = workdir / "worker.log"
+        with worker_log.open("wb") as out:
+            worker = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "tests.asgi.celery_app",
+                    "worker",
+                    "--pool",
+                    "solo",
+                    "--without-heartbeat",
+                    "--without-gossip",
+                    "--without-mingle",
+                    "--loglevel",
+                    "warning",
+                ],
+                cwd=ROOT,
+                env=environ,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
     port = free_port()
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -90,9 +120,12 @@ def serve(workdir: Path, **env: str) -> Iterator[Server]:
         _wait_ready(url + "/sync/", process, log)
         yield Server(url, db, log)
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        for child in (process, worker):
+            if child is None:
+                continue
+            child.send_signal(signal.SIGTERM)
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
