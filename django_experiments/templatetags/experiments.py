@@ -280,28 +280,19 @@ def published_json(published: dict[str, Any]) -> str:
     return json.dumps(published, cls=DjangoJSONEncoder, sort_keys=True).translate(_JS_ESCAPES)
 
 
-def published_for(context: TemplateContext) -> dict[str, Any]:
-    """What ``experiments_json`` hands the client: the request's published experiments.
-
-    Keys are experiment names without ``NAME_PREFIX``; values are signatures.
-    """
-    scope = current_scope()
-    request = context.get("request") or getattr(context, "request", None)
-    if scope is None and request is not None:
-        scope = scope_of(request)
-    return {} if scope is None else {split_name(k)[0]: v for k, v in scope.published.items()}
-
-
 @register.simple_tag(takes_context=True)
-def experiments_json(context: TemplateContext) -> SafeString:
+def experiments_json(context: template.Context) -> SafeString:
     """``<script>window.experiments = {...}</script>`` with what this request published.
 
     Keys are experiment names without ``NAME_PREFIX`` (as the client asks for them); values
     are signatures (``experiment`` is the full name). The CSP nonce comes from the template
     context's ``csp_nonce`` or ``request.csp_nonce`` (django-csp) when present.
     """
+    scope = current_scope()
     request = context.get("request") or getattr(context, "request", None)
-    published = published_for(context)
+    if scope is None and request is not None:
+        scope = scope_of(request)
+    published = {} if scope is None else {split_name(k)[0]: v for k, v in scope.published.items()}
     nonce = context.get("csp_nonce") or getattr(request, "csp_nonce", None)
     data = mark_safe(published_json(published))  # noqa: S308 - escaped above
     script = "window.experiments = Object.assign(window.experiments || {{}}, {});"
