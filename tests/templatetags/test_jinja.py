@@ -64,7 +64,14 @@ def test_ifvariant_with_several_variants_and_explicit_context(client: Any, cta: 
     assert _jinja(client, "several") == "Y"
 
 
+def _client_visible(experiment: Any) -> None:
+    # experiments_json lists only experiments the browser may see.
+    experiment.client_visible = True
+    experiment.save()
+
+
 def test_experiments_json_lists_what_the_page_published(client: Any, cta: Any) -> None:
+    _client_visible(cta)
     html = _jinja(client, "json")
     match = re.fullmatch(
         r"(control|candidate)<script>window\.experiments = Object\.assign\(window\.experiments "
@@ -134,6 +141,7 @@ def test_errors_fall_back_to_control_in_production(
 
 
 def test_template_file_through_the_backend(client: Any, cta: Any, experiment_events: Any) -> None:
+    _client_visible(cta)
     html = client.get("/jinja/file/").content.decode()
     variant = str(client.get("/web/page/").json()["variant"])
     assert f'<a class="cta">{variant}</a>' in html
