@@ -113,7 +113,7 @@ class Metric:
             return f"{self.event}: share of exposed contexts that converted"
         return f"{self.event}: mean value per exposed context"
 
-    def leader(self) -> MetricRow | None:
+    def best(self) -> MetricRow | None:
         """The treatment with the highest chance to beat control (None: nothing to compare)."""
         contenders = [
             r for r in self.rows if r.comparison and r.comparison.chance_to_win is not None
@@ -121,6 +121,17 @@ class Metric:
         if not contenders:
             return None
         return max(contenders, key=lambda r: (r.comparison and r.comparison.chance_to_win) or 0.0)
+
+    def leader(self) -> str | None:
+        """Who leads: the best treatment when it more likely beats control than not, else
+        control (None: nothing to compare yet)."""
+        best = self.best()
+        if best is None or best.comparison is None:
+            return None
+        chance = best.comparison.chance_to_win or 0.0
+        if chance > 0.5:
+            return best.variant
+        return next((r.variant for r in self.rows if r.is_control), None)
 
 
 @dataclass
@@ -147,13 +158,14 @@ class Report:
         """Per metric: who leads, how sure, in words and numbers (the page's first table)."""
         lines = []
         for metric in self.metrics:
-            leader = metric.leader()
-            comparison = leader.comparison if leader else None
+            best = metric.best()
+            comparison = best.comparison if best else None
             lines.append(
                 {
                     "metric": metric.key,
                     "label": metric.label,
-                    "leader": leader.variant if leader else None,
+                    "leader": metric.leader(),
+                    "best_treatment": best.variant if best else None,
                     "chance_to_win": comparison.chance_to_win if comparison else None,
                     "lift": comparison.lift if comparison else None,
                     "p_value": (comparison.adjusted_p_value if comparison else None),
@@ -232,20 +244,26 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def _verdict(metric: Metric, control: str, alpha: float) -> str:
-    leader = metric.leader()
-    if leader is None or leader.comparison is None:
+    best = metric.best()
+    if best is None or best.comparison is None:
         return "Not enough data to compare with control yet."
-    c = leader.comparison
+    c = best.comparison
     chance = f"{c.chance_to_win:.0%}" if c.chance_to_win is not None else "an unknown"
+    level = f"{1 - alpha:.0%}"
     if c.significant(alpha):
         direction = "better" if (c.lift or 0) > 0 else "worse"
         return (
-            f"{leader.variant} is {direction} than {control} "
-            f"(significant at {1 - alpha:.0%}; {chance} chance to beat {control})."
+            f"{best.variant} is {direction} than {control} "
+            f"(significant at {level}; {chance} chance to beat {control})."
+        )
+    if metric.leader() == control:
+        return (
+            f"{control} leads: {best.variant} has {chance} chance to beat it, "
+            f"no difference significant at {level}: keep collecting."
         )
     return (
-        f"{leader.variant} leads with {chance} chance to beat {control}, "
-        f"not significant at {1 - alpha:.0%}: keep collecting."
+        f"{best.variant} leads with {chance} chance to beat {control}, "
+        f"not significant at {level}: keep collecting."
     )
 
 

@@ -24,7 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connections, router, transaction
 
@@ -113,11 +113,11 @@ def refresh(stored_name: str, keys: Iterable[str], using: str | None = None) -> 
     Must run inside a transaction holding :func:`lock` for the experiment (DatabaseSink does).
     """
     alias = using or router.db_for_write(TrackedEvent)
-    spans = phase_spans(stored_name)
     window = conversion_window(stored_name)
     unique = sorted(set(keys))
     for start in range(0, len(unique), CHUNK):
-        _refresh_chunk(stored_name, unique[start : start + CHUNK], spans, window, alias)
+        # Phases are read only when an exposure lacks its ``phase`` (older producers).
+        _refresh_chunk(stored_name, unique[start : start + CHUNK], None, window, alias)
 
 
 ExposureCell = tuple[int, str, date]  # phase (NO_PHASE for none), variant, day
@@ -160,112 +160,125 @@ def _day(at: datetime) -> date:
     return at.astimezone(dt_timezone.utc).date()
 
 
-def _refresh_chunk(
-    stored_name: str,
-    keys: list[str],
-    spans: Sequence[PhaseSpan],
-    window: timedelta | None,
-    alias: str,
-) -> None:
-    deltas = Deltas()
-    old_exposures = ContextExposure.objects.using(alias).filter(
-        experiment=stored_name, key__in=keys
-    )
-    old_conversions = ContextConversion.objects.using(alias).filter(
-        experiment=stored_name, key__in=keys
-    )
-    for phase, variant, at in old_exposures.values_list("phase", "variant", "exposed_at"):
-        deltas.exposure(phase, variant, at, -1)
-    for phase, event, variant, at, total, valued in old_conversions.values_list(
-        "phase", "event", "variant", "exposed_at", "total", "valued"
-    ):
-        deltas.conversion(phase, event, variant, at, total, valued, -1)
-    old_conversions.delete()
-    old_exposures.delete()
-
-    first: dict[str, tuple[str, datetime, int | None]] = {}
-    # Only exposures are read into Python: a few per context (one per phase at most).
-    exposures = (
-        TrackedEvent.objects.using(alias)
-        .filter(experiment=stored_name, key__in=keys, event=ASSIGNMENT, forced=False)
-        .order_by("key", "timestamp", "id")
-        .values_list("key", "variant", "timestamp", "phase")
-    )
-    for key, variant, timestamp, phase in exposures:
-        if key not in first:
-            first[key] = (variant, timestamp, phase)
-    rows = [
-        ContextExposure(
-            experiment=stored_name,
-            key=key,
-            phase=phase if phase is not None else phase_at(spans, timestamp),
-            variant=variant,
-            exposed_at=timestamp,
-            window_ends_at=None if window is None else timestamp + window,
-        )
-        for key, (variant, timestamp, phase) in first.items()
-    ]
-    if rows:
-        _insert(ContextExposure, rows, alias)
-        for row in rows:
-            deltas.exposure(row.phase, row.variant, row.exposed_at, 1)
-        conversions = _conversions(stored_name, {row.key: row for row in rows}, alias)
-        _insert(ContextConversion, conversions, alias)
-        for c in conversions:
-            deltas.conversion(c.phase, c.event, c.variant, c.exposed_at, c.total, c.valued, 1)
-    _apply(stored_name, deltas, alias)
-
-
-def _insert(model: Any, rows: Sequence[Any], alias: str) -> None:
-    """One multi-row INSERT: ``bulk_create`` compiles every cell through the SQL compiler
-    (which cost the worker more than all the rollup's queries together), and
-    ``executemany`` is one statement per row on PostgreSQL."""
-    if not rows:
-        return
-    connection = connections[alias]
-    qn = connection.ops.quote_name
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    row_sql = f"({', '.join(['%s'] * len(fields))})"
-    sql = (
-        f"INSERT INTO {qn(model._meta.db_table)} "
-        f"({', '.join(qn(f.column) for f in fields)}) "
-        f"VALUES {', '.join([row_sql] * len(rows))}"
-    )
-    datetimes = {f.attname for f in fields if f.get_internal_type() == "DateTimeField"}
-    adapt = connection.ops.adapt_datetimefield_value
-    values = [
-        adapt(getattr(row, f.attname)) if f.attname in datetimes else getattr(row, f.attname)
-        for row in rows
-        for f in fields
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
+class _Exposure(NamedTuple):
+    phase: int | None
+    variant: str
+    at: datetime
+    db_at: Any  # ``at`` as the backend stores it (adapted once, written twice)
+    db_until: Any  # end of the conversion window, or UNBOUNDED
 
 
 #: "No window" inside SQL: a bound every timestamp is below (a typed value, unlike NULL).
 UNBOUNDED = datetime(9999, 12, 31, tzinfo=dt_timezone.utc)
 
 
-def _conversions(
-    stored_name: str, exposed: dict[str, ContextExposure], alias: str
-) -> list[ContextConversion]:
-    """Per context and event name, the attributed events' count and sum: grouped in SQL.
+def _aware(value: Any) -> datetime:
+    """A timestamp read by a raw cursor: SQLite may give text or a naive UTC datetime."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt_timezone.utc)
+    return value
 
-    The batch's exposures travel as a VALUES list, so each of the batch's contexts is one
-    index range of TrackedEvent (experiment, key) and nothing else is read.
-    """
+
+def _refresh_chunk(
+    stored_name: str,
+    keys: list[str],
+    spans: Sequence[PhaseSpan] | None,
+    window: timedelta | None,
+    alias: str,
+) -> None:
+    """Raw SQL and tuples throughout: the ORM's per-row and per-parameter work was most of the
+    worker's cost here (this runs for every batch)."""
     connection = connections[alias]
     qn = connection.ops.quote_name
     adapt = connection.ops.adapt_datetimefield_value
     events = qn(TrackedEvent._meta.db_table)
+    exposure_table = qn(ContextExposure._meta.db_table)
+    conversion_table = qn(ContextConversion._meta.db_table)
+    in_keys = f"{qn('key')} IN ({', '.join(['%s'] * len(keys))})"
+    where = f"{qn('experiment')} = %s AND {in_keys}"
+    params = [stored_name, *keys]
+    deltas = Deltas()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {qn('phase')}, {qn('variant')}, {qn('exposed_at')} "
+            f"FROM {exposure_table} WHERE {where}",
+            params,
+        )
+        for phase, variant, at in cursor.fetchall():
+            deltas.exposure(phase, variant, _aware(at), -1)
+        cursor.execute(
+            f"SELECT {qn('phase')}, {qn('event')}, {qn('variant')}, {qn('exposed_at')}, "
+            f"{qn('total')}, {qn('valued')} FROM {conversion_table} WHERE {where}",
+            params,
+        )
+        for phase, event, variant, at, total, valued in cursor.fetchall():
+            deltas.conversion(phase, event, variant, _aware(at), total, valued, -1)
+        cursor.execute(f"DELETE FROM {conversion_table} WHERE {where}", params)
+        cursor.execute(f"DELETE FROM {exposure_table} WHERE {where}", params)
+        # Only exposures are read into Python: a few per context (one per phase at most).
+        cursor.execute(
+            f"SELECT {qn('key')}, {qn('variant')}, {qn('timestamp')}, {qn('phase')} "
+            f"FROM {events} WHERE {where} AND {qn('event')} = %s AND {qn('forced')} = %s "
+            f"ORDER BY {qn('key')}, {qn('timestamp')}, {qn('id')}",
+            [*params, ASSIGNMENT, False],
+        )
+        first: dict[str, _Exposure] = {}
+        for key, variant, timestamp, phase in cursor.fetchall():
+            if key in first:
+                continue
+            at = _aware(timestamp)
+            if phase is None:
+                if spans is None:
+                    spans = phase_spans(stored_name)
+                phase = phase_at(spans, at)
+            until = None if window is None else at + window
+            first[key] = _Exposure(phase, variant, at, adapt(at), adapt(until or UNBOUNDED))
+        if first:
+            row = "(%s, %s, %s, %s, %s, %s)"
+            cursor.execute(
+                f"INSERT INTO {exposure_table} ({qn('experiment')}, {qn('key')}, "
+                f"{qn('phase')}, {qn('variant')}, {qn('exposed_at')}, {qn('window_ends_at')}) "
+                f"VALUES {', '.join([row] * len(first))}",
+                [
+                    value
+                    for key, x in first.items()
+                    for value in (
+                        stored_name,
+                        key,
+                        x.phase,
+                        x.variant,
+                        x.db_at,
+                        None if window is None else x.db_until,
+                    )
+                ],
+            )
+            for x in first.values():
+                deltas.exposure(x.phase, x.variant, x.at, 1)
+            _conversions(cursor, qn, stored_name, first, deltas)
+    _apply(stored_name, deltas, alias)
+
+
+def _conversions(
+    cursor: Any, qn: Any, stored_name: str, exposed: dict[str, _Exposure], deltas: Deltas
+) -> None:
+    """Per context and event name, the attributed events' count and sum, grouped in SQL, then
+    stored as ContextConversion rows.
+
+    The batch's exposures travel as a VALUES list, so each of the batch's contexts is one
+    index range of TrackedEvent (experiment, key) and nothing else is read.
+    """
     keys = sorted(exposed)
     bounds: list[Any] = []
     for key in keys:
-        row = exposed[key]
-        bounds += [key, adapt(row.exposed_at), adapt(row.window_ends_at or UNBOUNDED)]
+        x = exposed[key]
+        bounds += [key, x.db_at, x.db_until]
     values = ", ".join(["(%s, %s, %s)"] * len(keys))
     placeholders = ", ".join(["%s"] * len(keys))
-    sql = f"""
+    events = qn(TrackedEvent._meta.db_table)
+    cursor.execute(
+        f"""
         WITH x(k, since, until) AS (VALUES {values})
         SELECT e.{qn("key")}, e.{qn("event")}, COUNT(*), COALESCE(SUM(e.{qn("value")}), 0),
                COUNT(e.{qn("value")})
@@ -275,24 +288,37 @@ def _conversions(
           AND e.{qn("event")} <> %s AND e.{qn("forced")} = %s
           AND e.{qn("timestamp")} >= x.since AND e.{qn("timestamp")} < x.until
         GROUP BY e.{qn("key")}, e.{qn("event")}
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*bounds, stored_name, *keys, ASSIGNMENT, False])
-        found = cursor.fetchall()
-    return [
-        ContextConversion(
-            experiment=stored_name,
-            key=key,
-            event=event,
-            phase=exposed[key].phase,
-            variant=exposed[key].variant,
-            exposed_at=exposed[key].exposed_at,
-            count=count,
-            total=float(total),
-            valued=valued,
+        """,
+        [*bounds, stored_name, *keys, ASSIGNMENT, False],
+    )
+    found = cursor.fetchall()
+    if not found:
+        return
+    row = "(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    flat: list[Any] = []
+    for key, event, count, total, valued in found:
+        x = exposed[key]
+        flat += [stored_name, key, event, x.phase, x.variant, x.db_at, count, float(total), valued]
+        deltas.conversion(x.phase, event, x.variant, x.at, float(total), valued, 1)
+    columns = ", ".join(
+        qn(c)
+        for c in (
+            "experiment",
+            "key",
+            "event",
+            "phase",
+            "variant",
+            "exposed_at",
+            "count",
+            "total",
+            "valued",
         )
-        for key, event, count, total, valued in found
-    ]
+    )
+    cursor.execute(
+        f"INSERT INTO {qn(ContextConversion._meta.db_table)} ({columns}) "
+        f"VALUES {', '.join([row] * len(found))}",
+        flat,
+    )
 
 
 def _apply(stored_name: str, deltas: Deltas, alias: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django_experiments.stats.bayesian import Bayesian, GaussianPrior, bayesian
 from django_experiments.stats.compare import Comparison, compare_all
 from django_experiments.stats.correction import Correction, bonferroni, holm
+from django_experiments.stats.estimate import mean_interval
 from django_experiments.stats.frequentist import (
     DEFAULT_SEQUENTIAL_TUNING,
     Frequentist,
@@ -39,6 +40,7 @@ __all__ = [
     "compare_all",
     "frequentist",
     "holm",
+    "mean_interval",
     "mean_metric",
     "srm_p_value",
     "two_proportion_p_value",

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from scipy import stats as distributions
+from scipy import special
 
 from django_experiments.stats._checks import check_alpha, check_positive
 from django_experiments.stats.frequentist import relative_variance
@@ -55,10 +55,18 @@ def expected_losses(mean: float, sd: float) -> tuple[float, float]:
     dividing by a vanishing probability when ``|z|`` is large.
     """
     z = mean / sd
-    density = float(distributions.norm.pdf(z))
-    treatment = sd * density - mean * float(distributions.norm.cdf(-z))
-    control = sd * density + mean * float(distributions.norm.cdf(z))
+    density = math.exp(-z * z / 2) / math.sqrt(2 * math.pi)
+    treatment = sd * density - mean * float(special.ndtr(-z))
+    control = sd * density + mean * float(special.ndtr(z))
     return max(0.0, treatment), max(0.0, control)
+
+
+def _posterior(lift: float, variance: float, prior: GaussianPrior | None) -> tuple[float, float]:
+    """Posterior mean and sd of the relative lift: Normal likelihood, flat or Gaussian prior."""
+    if prior is None:
+        return lift, math.sqrt(variance)
+    precision = 1 / variance + 1 / prior.stddev**2
+    return (lift / variance + prior.mean / prior.stddev**2) / precision, math.sqrt(1 / precision)
 
 
 def bayesian(
@@ -74,23 +82,25 @@ def bayesian(
     ``inverse`` is for metrics where lower is better: winning means a negative lift.
     """
     check_alpha(alpha)
-    variance = relative_variance(control, treatment)
     undefined = Bayesian(None, None, None, None, None, None, alpha)
-    if variance is None or variance <= 0:
+    variance = relative_variance(control, treatment)
+    if variance is None or not (control.variance and treatment.variance):
+        # As gbstats: a zero variance in either arm (0 % or 100 % conversion, constant values)
+        # says the sample is too small to estimate it, not that the lift is certain.
         return undefined
     mc, mt = control.mean, treatment.mean
     assert mc is not None and mt is not None  # relative_variance returned a number
-    lift = (mt - mc) / mc
-    if prior is None:
-        mean, sd = lift, math.sqrt(variance)
-    else:
-        precision = 1 / variance + 1 / prior.stddev**2
-        mean = (lift / variance + prior.mean / prior.stddev**2) / precision
-        sd = math.sqrt(1 / precision)
-    low = float(distributions.norm.ppf(alpha / 2, mean, sd))
-    high = float(distributions.norm.ppf(1 - alpha / 2, mean, sd))
-    chance = float(distributions.norm.sf(0, mean, sd))
-    risk, risk_control = expected_losses(mean, sd)
+    try:
+        mean, sd = _posterior((mt - mc) / mc, variance, prior)
+        # Normal quantile and CDF from scipy.special (ndtri, ndtr), as scipy.stats.norm uses.
+        low = mean + sd * float(special.ndtri(alpha / 2))
+        high = mean + sd * float(special.ndtri(1 - alpha / 2))
+        chance = float(special.ndtr(mean / sd))
+        risk, risk_control = expected_losses(mean, sd)
+    except (ZeroDivisionError, OverflowError):
+        return undefined  # absurd magnitudes (sums near 1e308, subnormal means)
+    if sd <= 0 or not all(map(math.isfinite, (mean, sd, low, high, chance, risk, risk_control))):
+        return undefined
     if inverse:
         chance, risk, risk_control = 1 - chance, risk_control, risk
     return Bayesian(mean, low, high, chance, risk, risk_control, alpha)

@@ -1,4 +1,4 @@
-"""The first results page's statistics (stats.legacy): rates, lift and a z-test checked against scipy."""
+"""stats.legacy, the first results page's statistics: rate, lift, z-test checked with scipy."""
 
 from __future__ import annotations
 
