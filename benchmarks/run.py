@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="about one minute, fewer repeats")
     parser.add_argument(
         "--only",
-        default="1,2,6,7,3,4,5,8",
+        default="1,2,6,7,3,4,5,8,9",
         help="comma-separated sections to run (default: all)",
     )
     parser.add_argument(

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import (
+    bench_asgi,
     bench_inprocess,
     bench_memory,
     bench_migration,
@@ -57,6 +58,7 @@ def run_all(quick: bool, sections: list[str], output: Path | None, command: str)
         "4": lambda: bench_stack.run(report, quick, raw_rtt_us()),
         "5": lambda: bench_tracking.run(report, plan, quick),
         "8": lambda: bench_results.run(report, quick),
+        "9": lambda: bench_asgi.run(report, quick),
     }
     for section in sections:
         step = steps.get(section)

@@ -20,4 +20,5 @@ urlpatterns = [
     # Browsers ask every page's host for /favicon.ico (the admin's pages name no icon).
     path("favicon.ico", RedirectView.as_view(url=static("demo/favicon.svg"), permanent=True)),
     path("experiments/", include("django_experiments.urls")),
+    path("api/", include("django_experiments.api.management_urls")),
 ]

@@ -8,4 +8,5 @@ urlpatterns = [
     path("experiments/", include("django_experiments.urls")),
     path("web/", include("tests.web.urls")),
     path("chaos/", include("tests.chaos.urls")),
+    path("api/glex/", include("django_experiments.api.management_urls")),
 ]
