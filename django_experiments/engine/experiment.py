@@ -325,8 +325,12 @@ class Experiment:
 
     @property
     def decision(self) -> Decision:
-        """What the resolution order decided for this context (resolving it if needed)."""
-        self.assigned  # noqa: B018 - resolves once
+        """What the resolution order decided for this context (resolving it if needed).
+
+        Reading it records no exposure: code that only needs to know (the events endpoint,
+        ``track()``, assertions) uses it; code that shows the variant uses ``assigned``.
+        """
+        self._resolved()
         decision = self._state.decision
         assert decision is not None
         return decision
@@ -334,6 +338,20 @@ class Experiment:
     @property
     def assigned(self) -> Variant:
         """The variant; the first read records the exposure (once per resolution)."""
+        assigned = self._assigned
+        if assigned is None:
+            assigned = self._resolved()
+        state = self._state
+        if not state.exposed:
+            state.exposed = True
+            made = state.decision
+            # An exposure that is not tracked is no event at all (captures skip it too).
+            if made is not None and made.track:
+                hooks.on_event(self, EXPOSURE, None, {}, True)
+        return assigned
+
+    def _resolved(self) -> Variant:
+        """The variant, resolving once per memoised resolution; no exposure."""
         assigned = self._assigned
         if assigned is None:
             state = self._state
@@ -347,12 +365,6 @@ class Experiment:
                     assigned = self._variant(decision.variant)
                 state.assigned = assigned
             self._assigned = assigned
-            if not state.exposed:
-                state.exposed = True
-                made = state.decision
-                # An exposure that is not tracked is no event at all (captures skip it too).
-                if made is not None and made.track:
-                    hooks.on_event(self, EXPOSURE, None, {}, True)
         return assigned
 
     def _variant(self, name: str) -> Variant:
@@ -672,25 +684,28 @@ class Experiment:
     def publish(self, result: Any = None) -> dict[str, Any]:
         """Expose this experiment to the client layer (``experiments_json``) without running.
 
-        Reading the variant records the exposure; publishing twice records it once.
+        Publishing is showing: it records the exposure (once, however often it is called).
         """
         signature = self.signature
         scope = self.context.scope
         if scope is not None:
             scope.published[self.name] = signature
+        self.assigned  # noqa: B018 - the exposure
         return signature
 
     def track(self, event: str, value: float | int | None = None, **properties: Any) -> Any:
         """Record a custom event; nothing is recorded when this context is not tracked.
 
-        Returns the event as built (None when not tracked); an invalid name, value or
-        properties raise ``InvalidEventError`` (a ``ValueError``).
+        Tracking is not an exposure: a conversion recorded for a context that was never shown
+        the variant (a server-side purchase, a webhook) is kept, and results count it only
+        after that context's exposure. Returns the event as built (None when not tracked);
+        an invalid name, value or properties raise ``InvalidEventError`` (a ``ValueError``).
         """
         return hooks.on_event(self, event, value, properties, self.should_track)
 
     @property
     def signature(self) -> dict[str, Any]:
-        sig: dict[str, Any] = {"experiment": self.name, "variant": self.assigned.name}
+        sig: dict[str, Any] = {"experiment": self.name, "variant": self._resolved().name}
         sig.update(self.context.signature)
         sig["excluded"] = self.excluded
         return sig

@@ -73,7 +73,7 @@ def _control_class(cls: type[Experiment]) -> type[Experiment]:
 
 def control_only(name: str) -> Experiment:
     exp = _control_class(class_for(name))(name, only_assigned=True)
-    exp.assigned  # noqa: B018 - resolve with no scope bound, so nothing is buffered
+    exp.decision  # noqa: B018 - resolve with no scope bound; never tracked anyway
     return exp
 
 

@@ -28,7 +28,7 @@ def test_worker_fills_the_results(
     exp: Experiment = make_experiment("cta", control=1, candidate=1)
     definitions.invalidate()
     # Warm the definitions so visits read no tables while the worker writes (SQLite).
-    experiment("cta", actor="warm-up").assigned  # noqa: B018
+    experiment("cta", actor="warm-up").decision  # noqa: B018 - no exposure
     with running_worker(make_app(url)):
         out = StringIO()
         call_command(
