@@ -154,13 +154,23 @@ class Context:
     )
 
     def __init__(
-        self, experiment_name: str, values: Mapping[str, Any], scope: Scope | None = None
+        self,
+        experiment_name: str,
+        values: Mapping[str, Any],
+        scope: Scope | None = None,
+        *,
+        owned: bool = False,
     ) -> None:
+        """``owned``: ``values`` is a fresh dict the context may keep and change (the factory's
+        keyword arguments); otherwise it is copied."""
         self.experiment_name = experiment_name
         self.scope = scope = scope if scope is not None else current_scope()
-        values = dict(values)
-        self._migrated_from: list[Mapping[str, Any]] = []
-        self._migrated_with: list[Mapping[str, Any]] = []
+        if not owned or type(values) is not dict:
+            values = dict(values)
+        # Tuples, replaced when one is added: most contexts have none, and resolution builds
+        # one context per experiment.
+        self._migrated_from: tuple[Mapping[str, Any], ...] = ()
+        self._migrated_with: tuple[Mapping[str, Any], ...] = ()
         if RESERVED.isdisjoint(values):
             self.only_assigned = False
             self._sticky_to = None
@@ -180,9 +190,9 @@ class Context:
 
     def _add_migrations(self, migrated_from: Any, migrated_with: Any) -> None:
         if isinstance(migrated_from, Mapping):
-            self._migrated_from.append(migrated_from)
+            self._migrated_from = (*self._migrated_from, migrated_from)
         if isinstance(migrated_with, Mapping):
-            self._migrated_with.append(migrated_with)
+            self._migrated_with = (*self._migrated_with, migrated_with)
 
     def _resolve_actor(self, actor: Any) -> Any:
         scope = self.scope
@@ -200,7 +210,10 @@ class Context:
             anonymous_id = scope.anonymous_id
             scope.anonymous_resolved = True
         if anonymous_id is not None:
-            self._migrated_with.append({"actor": anonymous_identity(anonymous_id)})
+            self._migrated_with = (
+                *self._migrated_with,
+                {"actor": anonymous_identity(anonymous_id)},
+            )
         return actor
 
     def __getattr__(self, name: str) -> Any:

@@ -197,6 +197,22 @@ class Experiment:
         self._setup(state, variant or None, shared=False)
 
     @classmethod
+    def _create(
+        cls,
+        base_name: str,
+        full_name: str,
+        variant: str | None,
+        scope: Scope | None,
+        context: dict[str, Any],
+    ) -> Experiment:
+        """What ``__init__`` does, for the factory that already split the name."""
+        self = cls.__new__(cls)
+        # The factory's keyword arguments: a fresh dict, so the context may keep it.
+        context_ = Context(full_name, context, scope=scope, owned=True)
+        self._setup(_Resolution(full_name, base_name, context_), variant or None, shared=False)
+        return self
+
+    @classmethod
     def _from_resolution(cls, state: _Resolution, variant: str | None) -> Experiment:
         """A new instance (own behaviours and run result) over a memoised resolution."""
         self = cls.__new__(cls)
