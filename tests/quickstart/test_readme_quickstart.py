@@ -249,5 +249,5 @@ def test_eager_mode_delivers_in_the_request_without_a_broker(project: Project) -
     variant = re.search(r'class="cta-(\w+)"', output)
     assert variant, output
     rows = _events(project)[before:]
-    assert sorted(r[0] for r in rows) == ["viewed", "assignment"], output
+    assert sorted(r[0] for r in rows) == ["assignment", "viewed"], output
     assert {(r[1], r[2]) for r in rows} == {("cta", variant[1])}
