@@ -1,0 +1,14 @@
+"""A small demo table: the realistic page runs three queries on it."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Article(models.Model):
+    title = models.CharField(max_length=120)
+    published = models.BooleanField(default=True, db_index=True)
+    featured = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return self.title
