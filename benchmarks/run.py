@@ -31,6 +31,12 @@ def _sections(spec: str) -> list[str]:
     return [s.strip() for s in spec.split(",") if s.strip()]
 
 
+def default_output(only: str) -> str:
+    """docs/performance.md for a run of every section; nowhere ('-') for a partial run."""
+    full = sorted(_sections(only)) == sorted(_sections(ALL_SECTIONS))
+    return str(ROOT / "docs" / "performance.md") if full else "-"
+
+
 def _setup_django(workdir: Path) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "benchmarks.settings"
     os.environ["BENCH_DB"] = str(workdir / "bench.sqlite3")
@@ -57,8 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.output is None:
-        full = _sections(args.only) == _sections(ALL_SECTIONS)
-        args.output = str(ROOT / "docs" / "performance.md") if full else "-"
+        args.output = default_output(args.only)
     workdir = Path(tempfile.mkdtemp(prefix="glex-bench-"))
     try:
         return _run(args, workdir)
@@ -86,7 +91,7 @@ def _command(args: argparse.Namespace) -> str:
     words = ["python -m benchmarks"]
     if args.quick:
         words.append("--quick")
-    if _sections(args.only) != _sections(ALL_SECTIONS):
+    if default_output(args.only) == "-":
         words.append(f"--only {args.only}")
     return " ".join(words)
 
