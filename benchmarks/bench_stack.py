@@ -32,10 +32,10 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from benchmarks import stack_rows, wrk
+from benchmarks import proc_cpu, stack_rows, wrk
 from benchmarks.report import Report
 from benchmarks.stack_rows import PLAIN, Key
 from benchmarks.wrk import WrkResult
@@ -143,9 +143,15 @@ def _venv_bin(name: str) -> str:
     return str(candidate) if candidate.exists() else name
 
 
+@dataclass(frozen=True)
+class Server:
+    base: str  # http://127.0.0.1:port
+    pid: int  # the gunicorn master's (its workers are its children)
+
+
 @contextmanager
-def _servers(env: Mapping[str, str], workdir: Path, cores: int) -> Iterator[dict[str, str]]:
-    """One gunicorn per server name (an idle one costs nothing); yields name → base URL."""
+def _servers(env: Mapping[str, str], workdir: Path, cores: int) -> Iterator[dict[str, Server]]:
+    """One gunicorn per server name (an idle one costs nothing)."""
     running: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
     try:
         for name, extra in SERVERS.items():
@@ -171,7 +177,7 @@ def _servers(env: Mapping[str, str], workdir: Path, cores: int) -> Iterator[dict
             except RuntimeError as exc:
                 tail = (workdir / f"gunicorn-{name}.log").read_text(errors="replace")[-400:]
                 raise RuntimeError(f"{exc}: {tail}") from None
-        yield {name: base for name, (_, base) in running.items()}
+        yield {name: Server(base, server.pid) for name, (server, base) in running.items()}
     finally:
         for server, _ in running.values():
             server.send_signal(signal.SIGTERM)
@@ -256,14 +262,22 @@ def run(report: Report, quick: bool, rtt_us: float | None = None) -> dict[Key, W
             report.not_run("4", OPERATION, BUDGET, reason)
             return None
         _clear_store(redis_url)
-        with _servers(env, workdir, cores) as bases:
-            cookies = {name: probe(bases[c.server], name) for name, c in CONTENDERS.items()}
+        with _servers(env, workdir, cores) as servers:
+            cookies = {n: probe(servers[c.server].base, n) for n, c in CONTENDERS.items()}
 
             def measure(key: Key, seconds: float) -> WrkResult:
                 contender, page, visitor = key
-                url = bases[CONTENDERS[contender].server] + page_path(contender, page)
+                server = servers[CONTENDERS[contender].server]
                 cookie = cookies[contender] if visitor == "returning" else None
-                return wrk.run(url, connections, seconds, cookie)
+                workers = proc_cpu.children(server.pid)
+                before = proc_cpu.cpu_seconds(workers)
+                result = wrk.run(
+                    server.base + page_path(contender, page), connections, seconds, cookie
+                )
+                after = proc_cpu.cpu_seconds(workers)
+                if before is None or after is None or not result.requests or not workers:
+                    return result
+                return replace(result, cpu_us=(after - before) / result.requests * 1e6)
 
             for key in _order(0):  # warm every worker on every path, unmeasured
                 measure(key, 1.0)
@@ -284,7 +298,12 @@ def run(report: Report, quick: bool, rtt_us: float | None = None) -> dict[Key, W
     report.notes.append(
         f"Section 4: gunicorn {cores} sync workers per contender, wrk -t1 -c{connections} "
         f"-d{seconds:g}s, {rounds} alternating round(s) per target (median), after a 1 s "
-        "unmeasured warm-up of every target. Each contender runs on its own server with only "
+        "unmeasured warm-up of every target. 'µs CPU/req' is the user + system CPU time of the "
+        "server's workers (all threads, from /proc) over the round divided by the requests wrk "
+        "completed: on this shared machine requests/s follows the share of the cores the "
+        "workers get, CPU per request much less; '(CPU n×)' beside a ratio is the reference's "
+        "CPU per request over this project's, the ratio an otherwise idle machine approaches. "
+        "Verdicts are on requests/s. Each contender runs on its own server with only "
         "its own middleware (benchmarks/stack/settings.py) and renders the same template "
         "(benchmarks/stack/views.py): this project (`request.experiment(name).assigned.name`, "
         "with `request.experiment.prefetch(...)` first where the core has it); django-waffle "

@@ -57,6 +57,14 @@ def _reference(results: Mapping[Key, WrkResult], peer: str, page: str, visitor: 
     return results[(peer, page, "new" if peer == PLAIN else visitor)]
 
 
+def ratios(mine: WrkResult, theirs: WrkResult) -> str:
+    """req/s ratio, and the CPU-per-request ratio (theirs / ours: same direction) if measured."""
+    text = ratio(mine.rps, theirs.rps)
+    if mine.cpu_us and theirs.cpu_us:
+        text += f" (CPU {theirs.cpu_us / mine.cpu_us:.2f}×)"
+    return text
+
+
 def budget_for(ours: str, peer: str, visitor: str) -> Budget | None:
     budget = BUDGETS.get((ours, peer))
     return budget if budget is not None and visitor in budget.visitors else None
@@ -87,7 +95,7 @@ def rows(results: Mapping[Key, WrkResult]) -> list[Row]:
                             f"{ours_label} vs {peer_label} (req/s)",
                             mine.figures(),
                             f"{peer_label}: {theirs.figures()}",
-                            ratio(mine.rps, theirs.rps),
+                            ratios(mine, theirs),
                             verdict,
                             passed,
                         )
@@ -126,7 +134,9 @@ def failures(results: Mapping[Key, WrkResult]) -> list[str]:
 
 
 def worker_us(cores: int, result: WrkResult) -> float:
-    """Worker time per request: sync workers each serve one request at a time."""
+    """Worker CPU per request as measured, else worker time: sync workers serve one at a time."""
+    if result.cpu_us is not None:
+        return result.cpu_us
     return cores / result.rps * 1e6 if result.rps else float("inf")
 
 
@@ -139,8 +149,8 @@ def finding(results: Mapping[Key, WrkResult], cores: int, rtt_us: float | None) 
         "",
         *(f"- {line}" for line in failed),
         "",
-        f"Worker time per request ({cores} sync workers / req/s, so CPU shared with wrk, Redis "
-        "and the other servers counts too) above the page without experiments:",
+        "Worker CPU time per request (from /proc; where not measured, worker time: "
+        f"{cores} sync workers / req/s) above the page without experiments:",
         "",
         "| contender | " + " | ".join(f"{p} page, {v}" for p in PAGES for v in VISITORS) + " |",
         "|---|" + "---|" * (len(PAGES) * len(VISITORS)),
@@ -158,7 +168,7 @@ def finding(results: Mapping[Key, WrkResult], cores: int, rtt_us: float | None) 
     lines += [
         "",
         f"On the trivial page, the page without experiments costs ~{page_us:.0f} µs of worker "
-        f"time per request and the floor ~{floor_us:.0f} µs; ≥ 0.9× the floor allows "
+        f"CPU per request and the floor ~{floor_us:.0f} µs; ≥ 0.9× the floor allows "
         f"~{floor_us / 0.9 - page_us:.0f} µs over the page without experiments.",
     ]
     if rtt_us is not None:

@@ -93,3 +93,10 @@ def test_finding_names_each_failed_budget_and_the_worker_time() -> None:
     # 2 workers / 720 req/s − 2 / 1000 req/s = 2778 − 2000 µs.
     assert "| this project, Redis store | +778 µs |" in text
     assert "66 µs" in text
+
+
+def test_the_cpu_ratio_reads_in_the_same_direction_as_the_throughput_ratio() -> None:
+    ours, theirs = WrkResult(900, 1.0, 2.0, 9, 600.0), WrkResult(1000, 1.0, 2.0, 10, 660.0)
+    # Fewer requests/s than the reference, but less CPU per request: 0.90× (CPU 1.10×).
+    assert stack_rows.ratios(ours, theirs) == "0.90× (CPU 1.10×)"
+    assert stack_rows.ratios(WrkResult(900, 1.0, 2.0), theirs) == "0.90×"
