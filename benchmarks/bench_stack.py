@@ -43,6 +43,7 @@ from benchmarks.wrk import WrkResult
 ROOT = Path(__file__).resolve().parent.parent
 OPERATION = "full stack: this project vs waffle, GrowthBook and the floor (req/s)"
 BUDGET = "see rows"
+WARM_UP_SECONDS = 1  # wrk takes whole seconds
 
 #: server name → environment (benchmarks/stack/settings.py reads it).
 SERVERS: dict[str, dict[str, str]] = {
@@ -233,17 +234,42 @@ def _order(round_no: int) -> list[Key]:
     return out
 
 
+_NOTE = (
+    "Section 4: gunicorn {cores} sync workers per contender, wrk -t1 -c{c} -d{d:g}s, {rounds} "
+    "alternating round(s) per target (median), after a short unmeasured warm-up of every "
+    "target. 'µs CPU/req' is the user + system CPU time of the server's workers (all threads, "
+    "from /proc) over the round divided by the requests wrk completed: on this shared machine "
+    "requests/s follows the share of the cores the workers get, CPU per request much less; "
+    "'(CPU n×)' beside a ratio is the reference's CPU per request over this project's, the "
+    "ratio an otherwise idle machine approaches. Verdicts are on requests/s. Each contender "
+    "runs on its own server with only its own middleware (benchmarks/stack/settings.py) and "
+    "renders the same template (benchmarks/stack/views.py): this project "
+    "(`request.experiment(name).assigned.name`, after `request.experiment.prefetch(...)` where "
+    "the core has it); django-waffle (`flag_is_active` on 5 percent flags at 50 %, "
+    "WaffleMiddleware writing its cookies); GrowthBook (one instance per request in a "
+    "middleware, destroyed at its end, the visitor id from a Django signed cookie minted when "
+    "absent, `run` on 5 experiments built once per process); the floor (request.user, the "
+    "signed visitor cookie read or minted, 5 HMAC-SHA256 slot lookups, `Vary: Cookie`, by "
+    "hand); and the page without experiments (5 fixed variants). 5 experiments, 50/50 "
+    "everywhere. New visitors send no cookie (every request a new visitor); returning visitors "
+    "send the cookie set of the contender's own first response (checked to show the same "
+    "variants). The realistic page adds three small ORM queries on a 50-row table (SQLite, "
+    "persistent connections). The machine is shared: other work runs beside, so compare rows "
+    "of one run, not runs."
+)
+
+
 def run(report: Report, quick: bool, rtt_us: float | None = None) -> dict[Key, WrkResult] | None:
     """``rtt_us``: one raw redis-py HGET round trip (section 2), for the finding."""
     missing = [tool for tool in ("wrk",) if shutil.which(tool) is None]
     missing += [dist for dist in ("waffle", "growthbook") if importlib.util.find_spec(dist) is None]
     if missing:
-        reason = f"missing {', '.join(missing)} (apt-get install wrk; pip install -e '.[bench]')"
-        report.not_run("4", OPERATION, BUDGET, reason)
+        hint = f"missing {', '.join(missing)} (apt-get install wrk; pip install -e '.[bench]')"
+        report.not_run("4", OPERATION, BUDGET, hint)
         return None
     cores = os.cpu_count() or 1
     connections = 2 * cores
-    seconds = 2.0 if quick else 3.0
+    seconds = 2 if quick else 3
     rounds = 1 if quick else 3
     redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
     workdir = Path(tempfile.mkdtemp(prefix="glex-bench-stack-"))
@@ -265,7 +291,7 @@ def run(report: Report, quick: bool, rtt_us: float | None = None) -> dict[Key, W
         with _servers(env, workdir, cores) as servers:
             cookies = {n: probe(servers[c.server].base, n) for n, c in CONTENDERS.items()}
 
-            def measure(key: Key, seconds: float) -> WrkResult:
+            def measure(key: Key, seconds: int) -> WrkResult:
                 contender, page, visitor = key
                 server = servers[CONTENDERS[contender].server]
                 cookie = cookies[contender] if visitor == "returning" else None
@@ -279,8 +305,9 @@ def run(report: Report, quick: bool, rtt_us: float | None = None) -> dict[Key, W
                     return result
                 return replace(result, cpu_us=(after - before) / result.requests * 1e6)
 
-            for key in _order(0):  # warm every worker on every path, unmeasured
-                measure(key, 1.0)
+            for key in _order(0):  # warm every worker on every page, unmeasured
+                if key[2] == "new":
+                    measure(key, WARM_UP_SECONDS)
             for round_no in range(rounds):
                 for key in _order(round_no):
                     runs[key].append(measure(key, seconds))
@@ -295,29 +322,7 @@ def run(report: Report, quick: bool, rtt_us: float | None = None) -> dict[Key, W
     results = {key: wrk.median(items) for key, items in runs.items()}
     for row in stack_rows.rows(results):
         report.add(row)
-    report.notes.append(
-        f"Section 4: gunicorn {cores} sync workers per contender, wrk -t1 -c{connections} "
-        f"-d{seconds:g}s, {rounds} alternating round(s) per target (median), after a 1 s "
-        "unmeasured warm-up of every target. 'µs CPU/req' is the user + system CPU time of the "
-        "server's workers (all threads, from /proc) over the round divided by the requests wrk "
-        "completed: on this shared machine requests/s follows the share of the cores the "
-        "workers get, CPU per request much less; '(CPU n×)' beside a ratio is the reference's "
-        "CPU per request over this project's, the ratio an otherwise idle machine approaches. "
-        "Verdicts are on requests/s. Each contender runs on its own server with only "
-        "its own middleware (benchmarks/stack/settings.py) and renders the same template "
-        "(benchmarks/stack/views.py): this project (`request.experiment(name).assigned.name`, "
-        "with `request.experiment.prefetch(...)` first where the core has it); django-waffle "
-        "(`flag_is_active` on 5 percent flags at 50 %, WaffleMiddleware writing its cookies); "
-        "GrowthBook (one instance per request in a middleware, destroyed at its end, the visitor "
-        "id from a Django signed cookie minted when absent, `run` on 5 experiments built once "
-        "per process); the floor (request.user, the signed visitor cookie read or minted, 5 "
-        "HMAC-SHA256 slot lookups, `Vary: Cookie`, by hand); and the page without experiments "
-        "(5 fixed variants). 5 experiments, 50/50 everywhere. New visitors send no cookie (every "
-        "request a new visitor); returning visitors send the cookie set of the contender's own "
-        "first response (checked to show the same variants). The realistic page adds three "
-        "small ORM queries on a 50-row table (SQLite, persistent connections). The machine is "
-        "shared: other work runs beside, so compare rows of one run, not runs."
-    )
+    report.notes.append(_NOTE.format(cores=cores, c=connections, d=seconds, rounds=rounds))
     if stack_rows.failures(results):
         report.findings.append(stack_rows.finding(results, cores, rtt_us))
     return results

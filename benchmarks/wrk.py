@@ -59,14 +59,16 @@ def median(results: Sequence[WrkResult]) -> WrkResult:
     )
 
 
-def run(url: str, connections: int, seconds: float, cookie: str | None = None) -> WrkResult:
-    """One wrk round: one thread, ``connections`` connections, ``seconds`` long."""
+def run(url: str, connections: int, seconds: int, cookie: str | None = None) -> WrkResult:
+    """One wrk round: one thread, ``connections`` connections, ``seconds`` (whole) long."""
     headers = ("-H", f"Cookie: {cookie}") if cookie else ()
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", *headers, url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *headers, url],
         capture_output=True,
         text=True,
         timeout=seconds + 30,
-        check=True,
+        check=False,
     )
+    if out.returncode != 0:
+        raise RuntimeError(f"wrk {url} exited {out.returncode}: {out.stderr.strip()[-300:]}")
     return parse_wrk(out.stdout)

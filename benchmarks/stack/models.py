@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from django.db import models
 
 
@@ -9,6 +11,8 @@ class Article(models.Model):
     title = models.CharField(max_length=120)
     published = models.BooleanField(default=True, db_index=True)
     featured = models.BooleanField(default=False)
+
+    objects: ClassVar[models.Manager[Article]] = models.Manager()
 
     def __str__(self) -> str:
         return self.title
