@@ -52,4 +52,3 @@ def test_median_has_no_cpu_figure_unless_every_round_measured_it() -> None:
 def test_figures_show_cpu_per_request_when_measured() -> None:
     assert WrkResult(1000, 1.0, 2.0).figures() == "1000 req/s, p50 1.00 ms, p99 2.00 ms"
     assert WrkResult(1000, 1.0, 2.0, 5, 812.4).figures().endswith(", 812 µs CPU/req")
-
