@@ -167,13 +167,13 @@ def finding(results: Mapping[Key, WrkResult], cores: int, rtt_us: float | None) 
     floor_us = worker_us(cores, results[("floor", "trivial", "new")])
     lines += [
         "",
-        f"On the trivial page, the page without experiments costs ~{page_us:.0f} µs of worker "
+        f"- On the trivial page, the page without experiments costs ~{page_us:.0f} µs of worker "
         f"CPU per request and the floor ~{floor_us:.0f} µs; ≥ 0.9× the floor allows "
         f"~{floor_us / 0.9 - page_us:.0f} µs over the page without experiments.",
     ]
     if rtt_us is not None:
         lines.append(
-            f"One raw redis-py HGET round trip (section 2) takes {rtt_us:.0f} µs: a returning "
+            f"- One raw redis-py HGET round trip (section 2) takes {rtt_us:.0f} µs: a returning "
             "visitor's stored assignments cost at least one of them."
         )
     return "\n".join(lines)
