@@ -287,7 +287,11 @@ def run(report: Report, quick: bool, rtt_us: float | None = None) -> dict[Key, W
         if reason is not None:
             report.not_run("4", OPERATION, BUDGET, reason)
             return None
-        _clear_store(redis_url)
+        try:
+            _clear_store(redis_url)
+        except Exception as exc:  # redis-py's errors are not OSErrors
+            report.not_run("4", OPERATION, BUDGET, f"Redis at {redis_url}: {exc}")
+            return None
         with _servers(env, workdir, cores) as servers:
             cookies = {n: probe(servers[c.server].base, n) for n, c in CONTENDERS.items()}
 
