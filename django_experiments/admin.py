@@ -23,6 +23,7 @@ from django_experiments.engine import allocation
 from django_experiments.models import Experiment, Phase, Treatment
 from django_experiments.tracking import admin as _tracking_admin  # noqa: F401 - registers
 from django_experiments.validation import TreatmentRow, validate_treatment_rows
+from django_experiments.weight_field import WeightField
 
 
 def shares_of(treatments: list[Treatment]) -> dict[str, float]:
@@ -47,8 +48,16 @@ class TreatmentFormSet(BaseInlineFormSet):
         validate_treatment_rows(self.instance.status, rows)
 
 
+class TreatmentForm(forms.ModelForm):
+    class Meta:
+        model = Treatment
+        fields = ("order", "name", "weight", "is_control", "payload")
+        field_classes = {"weight": WeightField}
+
+
 class TreatmentInline(admin.TabularInline):
     model = Treatment
+    form = TreatmentForm
     formset = TreatmentFormSet
     extra = 0
     fields = ("order", "name", "weight", "is_control", "payload")

@@ -10,12 +10,12 @@ class DjangoExperimentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from django_experiments import checks, signals
+        from django_experiments import checks, signals, wiring
 
         checks.register()
         signals.connect()
-        from django_experiments import login  # noqa: F401 - connects the login migration
-
+        # The engine reports through hooks; this is where the layers above it subscribe.
+        wiring.connect()
         # Like the admin: every installed app's experiments.py registers its classes.
         autodiscover_modules("experiments")
         from django_experiments import class_checks  # noqa: F401 - registers the class check

@@ -9,7 +9,7 @@ from django.conf import settings as django_settings
 from django.core import checks
 from django.utils.module_loading import import_string
 
-from django_experiments.conf import DEFAULTS, NESTING_CHOICES, SAMESITE_CHOICES, TYPES
+from django_experiments.conf import DEFAULTS, NESTING_CHOICES, REMOVED, SAMESITE_CHOICES, TYPES
 
 ID = "django_experiments.{}"
 
@@ -23,7 +23,6 @@ NON_NEGATIVE = (
     "TRACKING_RETRY_BACKOFF",
     "TRACKING_BATCH_SIZE",
     "TRACKING_HTTP_TIMEOUT",
-    "TRACKING_PUBLISH_LINGER",
     "EVENT_MAX_PROPERTIES_BYTES",
     "EVENT_MAX_BODY_BYTES",
 )
@@ -47,7 +46,16 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
             )
         ]
     errors: list[checks.CheckMessage] = []
-    for key in sorted(set(user) - set(DEFAULTS)):
+    for key in sorted(set(user) & REMOVED):
+        errors.append(
+            _error(
+                "W010",
+                f"DJANGO_EXPERIMENTS[{key!r}] was removed and is ignored.",
+                "Delete it: assignments and events are written synchronously before the "
+                "response, and definitions are reloaded from the database (CHANGELOG).",
+            )
+        )
+    for key in sorted(set(user) - set(DEFAULTS) - REMOVED):
         errors.append(
             _error(
                 "E002",
@@ -116,15 +124,6 @@ def _check_values(user: dict[str, Any]) -> list[checks.CheckMessage]:
                     "Use 'django_redis.cache.RedisCache' or set STORE to 'cache'.",
                 )
             )
-    definitions_alias = user.get("DEFINITIONS_CACHE_ALIAS", DEFAULTS["DEFINITIONS_CACHE_ALIAS"])
-    if isinstance(definitions_alias, str) and definitions_alias not in caches:
-        errors.append(
-            _error(
-                "E006",
-                f"DJANGO_EXPERIMENTS['DEFINITIONS_CACHE_ALIAS'] {definitions_alias!r} is not in "
-                "CACHES.",
-            )
-        )
     rollout = user.get("DEFAULT_ROLLOUT", DEFAULTS["DEFAULT_ROLLOUT"])
     if (isinstance(rollout, str) and rollout not in ("percent", "random", "round_robin")) or (
         isinstance(rollout, type)
@@ -184,7 +183,63 @@ def _check_values(user: dict[str, Any]) -> list[checks.CheckMessage]:
             )
         )
     errors += _check_locmem_store(user)
+    errors += _check_client_limits(user)
     return errors
+
+
+#: Rate settings in DRF's ``"<count>/<s|min|hour|day>"`` form.
+RATE_SETTINGS = (
+    "API_THROTTLE_RATE",
+    "TRACKING_CLIENT_THROTTLE_RATE",
+    "TRACKING_CLIENT_CONTEXT_RATE",
+)
+
+
+def _check_client_limits(user: dict[str, Any]) -> list[checks.CheckMessage]:
+    """Rates, trusted proxies, and a Secure cookie that plain-HTTP development drops."""
+    from django_experiments.api.client_ip import parse_networks
+
+    errors: list[checks.CheckMessage] = []
+    for key in RATE_SETTINGS:
+        rate = user.get(key)
+        if isinstance(rate, str) and not _valid_rate(rate):
+            errors.append(
+                _error(
+                    "E018",
+                    f"DJANGO_EXPERIMENTS[{key!r}] {rate!r} is not a rate.",
+                    'Write "<count>/<period>" with a period of s, min, hour or day: "120/min".',
+                )
+            )
+    proxies = user.get("TRUSTED_PROXIES")
+    if isinstance(proxies, (list, tuple)):
+        try:
+            parse_networks(proxies)
+        except ValueError as exc:
+            errors.append(
+                _error(
+                    "E017",
+                    f"DJANGO_EXPERIMENTS['TRUSTED_PROXIES'] has an entry that is not an IP "
+                    f"address or network: {exc}.",
+                    'List addresses or CIDRs: ["10.0.0.1", "172.16.0.0/12"]. Until fixed, '
+                    "no proxy is trusted.",
+                )
+            )
+    if user.get("COOKIE_SECURE", DEFAULTS["COOKIE_SECURE"]) and django_settings.DEBUG:
+        errors.append(
+            _error(
+                "W005",
+                "COOKIE_SECURE is on with DEBUG on: over plain HTTP (any host but localhost) "
+                "browsers drop the visitor cookie, so every request is a new visitor.",
+                "In development settings set DJANGO_EXPERIMENTS['COOKIE_SECURE'] = False, or "
+                "serve over HTTPS; keep it True in production.",
+            )
+        )
+    return errors
+
+
+def _valid_rate(rate: str) -> bool:
+    count, slash, period = rate.partition("/")
+    return bool(slash) and count.strip().isdecimal() and period[:1] in ("s", "m", "h", "d")
 
 
 def _check_sink_config(user: dict[str, Any], sink: str) -> list[checks.CheckMessage]:

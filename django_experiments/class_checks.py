@@ -18,10 +18,11 @@ from typing import Any, NamedTuple
 from django.core import checks
 
 from django_experiments.conf import settings
-from django_experiments.engine.definitions import Definition, all_definitions
+from django_experiments.engine.definitions import Definition
 from django_experiments.engine.experiment import Experiment
 from django_experiments.engine.registry import registered
 from django_experiments.engine.rollout import Percent, resolve_rollout
+from django_experiments.loader import load_from_db
 
 logger = logging.getLogger("django_experiments")
 
@@ -116,7 +117,7 @@ def problems_for(name: str) -> list[Problem]:
     if cls is None:
         return []
     try:
-        definition = all_definitions().get(name)
+        definition = load_from_db().get(name)
     except Exception:
         logger.debug("Definitions unavailable for the class check", exc_info=True)
         return []
@@ -129,7 +130,8 @@ def check_experiment_classes(app_configs: Any = None, **kwargs: Any) -> list[che
     if not classes:
         return []
     try:
-        definitions = all_definitions()
+        # From the database itself: the snapshot hides a database it cannot read.
+        definitions = load_from_db()
     except Exception:
         # Not migrated yet, no database in this command, or access blocked (tests).
         logger.debug("Definitions unavailable for the class check", exc_info=True)

@@ -1,8 +1,13 @@
-"""The one settings object: ``DJANGO_EXPERIMENTS`` read live, so ``override_settings`` works."""
+"""The one settings object: ``DJANGO_EXPERIMENTS`` read live, so ``override_settings`` works.
+
+Every value reaches callers with the type its annotation on :class:`Settings` declares: a value
+of the wrong type (which a system check reports) is replaced by the default, so code never
+coerces settings itself.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings as django_settings
 from django.core.signals import setting_changed
@@ -32,14 +37,10 @@ DEFAULTS: dict[str, Any] = {
     # per experiment). 4096 keeps ~2 million assignments per experiment in Redis's compact
     # encoding, about half the memory per assignment.
     "STORE_BUCKETS": 0,
-    # A visitor first seen in this request (a just-minted anonymous id) has nothing stored:
-    # skip their reads and write their deterministic assignments after the response, from a
-    # background thread, in one batch for many requests. False: one write at response end.
-    "STORE_WRITE_BEHIND": True,
     "DEFAULT_ROLLOUT": "percent",
-    # Cross-process freshness bound for definitions edited in the admin, in seconds.
+    # Cross-process freshness bound for definitions: each process reloads them from the
+    # database at most this often (seconds); the saving process sees its change at once.
     "DEFINITIONS_TTL": 5.0,
-    "DEFINITIONS_CACHE_ALIAS": "default",
     "AUTO_CREATE_UNKNOWN": False,
     "STRICT_REGISTRATION": False,
     "NESTING": "raise",
@@ -60,12 +61,6 @@ DEFAULTS: dict[str, Any] = {
     "TRACKING_ENQUEUE_RETRIES": 1,
     # Celery queue for delivery tasks (None: the app's default queue).
     "TRACKING_QUEUE": None,
-    # Publish to the broker from a background thread (off the request path); eager Celery
-    # always publishes inline.
-    "TRACKING_BACKGROUND_PUBLISH": True,
-    # Seconds the background publisher waits after the first batch so that more requests'
-    # events join it in one task (fewer, larger publishes: far less CPU per event).
-    "TRACKING_PUBLISH_LINGER": 0.05,
     "TRACKING_CLIENT_THROTTLE_RATE": "120/min",
     "TRACKING_CLIENT_MAX_EVENTS": 20,
     "EVENT_MAX_PROPERTIES_BYTES": 4096,
@@ -73,6 +68,12 @@ DEFAULTS: dict[str, Any] = {
     "REDIRECT_ALLOWED_HOSTS": [],
     "REDIRECT_URL_VALIDATOR": None,
     "API_THROTTLE_RATE": "120/min",
+    # Client events per experiment and context, whatever address or session posts them
+    # (api/context_limit.py); None: no limit.
+    "TRACKING_CLIENT_CONTEXT_RATE": "30/min",
+    # Proxies (IPs or CIDRs) whose X-Forwarded-For the rate limits believe (api/client_ip.py);
+    # empty: the socket address is the client's.
+    "TRUSTED_PROXIES": [],
 }
 
 # Allowed types per key; a tuple means any of them. ``None`` is accepted where the default is.
@@ -93,10 +94,8 @@ TYPES: dict[str, tuple[type, ...]] = {
     "STORE_ALIAS": (str,),
     "STORE_KEY_PREFIX": (str,),
     "STORE_BUCKETS": (int,),
-    "STORE_WRITE_BEHIND": (bool,),
     "DEFAULT_ROLLOUT": (str, type),
     "DEFINITIONS_TTL": (int, float),
-    "DEFINITIONS_CACHE_ALIAS": (str,),
     "AUTO_CREATE_UNKNOWN": (bool,),
     "STRICT_REGISTRATION": (bool,),
     "NESTING": (str,),
@@ -113,8 +112,6 @@ TYPES: dict[str, tuple[type, ...]] = {
     "TRACKING_RETRY_BACKOFF_MAX": (int, float),
     "TRACKING_ENQUEUE_RETRIES": (int,),
     "TRACKING_QUEUE": (str,),
-    "TRACKING_BACKGROUND_PUBLISH": (bool,),
-    "TRACKING_PUBLISH_LINGER": (int, float),
     "TRACKING_CLIENT_THROTTLE_RATE": (str,),
     "TRACKING_CLIENT_MAX_EVENTS": (int,),
     "EVENT_MAX_PROPERTIES_BYTES": (int,),
@@ -122,6 +119,8 @@ TYPES: dict[str, tuple[type, ...]] = {
     "REDIRECT_ALLOWED_HOSTS": (list, tuple),
     "REDIRECT_URL_VALIDATOR": (str,),
     "API_THROTTLE_RATE": (str,),
+    "TRACKING_CLIENT_CONTEXT_RATE": (str, type(None)),  # None switches the limit off
+    "TRUSTED_PROXIES": (list, tuple),
 }
 
 NESTING_CHOICES = ("raise", "warn", "allow")
@@ -133,24 +132,162 @@ SAMESITE_CHOICES = ("Lax", "Strict", "None")
 WATCHED = frozenset({"DJANGO_EXPERIMENTS", "SECRET_KEY", "SECRET_KEY_FALLBACKS"})
 
 
-class Settings:
-    """Attribute access to ``DJANGO_EXPERIMENTS`` with defaults.
+#: How each setting is coerced to its declared type (see ``_coerce``).
+KINDS: dict[str, str] = {
+    "CONTEXT_KEY_SECRET": "secret",
+    "NAME_PREFIX": "opt_str",
+    "ALLOW_FORCED_ASSIGNMENT": "bool",
+    "FORCE_PARAM": "str",
+    "FORCE_STAFF_ONLY": "bool",
+    "COOKIE_NAME": "str",
+    "COOKIE_DOMAIN": "opt_str",
+    "COOKIE_SECURE": "bool",
+    "COOKIE_HTTPONLY": "bool",
+    "COOKIE_MAX_AGE": "int",
+    "COOKIE_SAMESITE": "samesite",
+    "RESPECT_DNT": "bool",
+    "STORE": "str",
+    "STORE_ALIAS": "str",
+    "STORE_KEY_PREFIX": "str",
+    "STORE_BUCKETS": "int",
+    "DEFAULT_ROLLOUT": "rollout",
+    "DEFINITIONS_TTL": "float",
+    "AUTO_CREATE_UNKNOWN": "bool",
+    "STRICT_REGISTRATION": "bool",
+    "NESTING": "str",
+    "TRACKING_SINKS": "str_tuple",
+    "TRACKING_DEDUPE_SECONDS": "int",
+    "TRACKING_MAX_ATTEMPTS": "int",
+    "TRACKING_RETRY_BACKOFF": "float",
+    "TRACKING_BATCH_SIZE": "int",
+    "TRACKING_HTTP_URL": "opt_str",
+    "TRACKING_HTTP_HEADERS": "str_dict",
+    "TRACKING_HTTP_TIMEOUT": "float",
+    "TRACKING_CALLABLE": "opt_str",
+    "TRACKING_DEDUPE_CACHE_ALIAS": "opt_str",
+    "TRACKING_RETRY_BACKOFF_MAX": "float",
+    "TRACKING_ENQUEUE_RETRIES": "int",
+    "TRACKING_QUEUE": "opt_str",
+    "TRACKING_CLIENT_THROTTLE_RATE": "opt_str",
+    "TRACKING_CLIENT_MAX_EVENTS": "int",
+    "EVENT_MAX_PROPERTIES_BYTES": "int",
+    "EVENT_MAX_BODY_BYTES": "int",
+    "REDIRECT_ALLOWED_HOSTS": "str_tuple",
+    "REDIRECT_URL_VALIDATOR": "opt_str",
+    "API_THROTTLE_RATE": "opt_str",
+    "TRUSTED_PROXIES": "str_tuple",
+    "TRACKING_CLIENT_CONTEXT_RATE": "opt_str",
+}
 
-    Values are resolved once and then read as plain attributes: resolution reads several
-    settings per call, and going through ``django.conf.settings`` each time cost more than the
-    hashing. ``override_settings`` (and anything else that sends ``setting_changed``) empties
-    the cache, so tests and runtime overrides see their values at once. Mutating the dict in
-    place, without the signal, is not seen: assign a new dict instead.
+#: Settings that were removed; still accepted (a check warns) so that old configs load.
+REMOVED = frozenset(
+    {
+        "STORE_WRITE_BEHIND",
+        "TRACKING_BACKGROUND_PUBLISH",
+        "TRACKING_PUBLISH_LINGER",
+        "DEFINITIONS_CACHE_ALIAS",
+    }
+)
+
+
+def _coerce(kind: str, value: object, default: object) -> object:
+    """``value`` as the declared type, or ``default`` when it is not of an allowed type."""
+    if kind == "bool":
+        return value if isinstance(value, bool) else default
+    if kind == "int":
+        return value if isinstance(value, int) and not isinstance(value, bool) else default
+    if kind == "float":
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        return default
+    if kind == "str":
+        return value if isinstance(value, str) else default
+    if kind == "opt_str":
+        return value if value is None or isinstance(value, str) else default
+    if kind == "secret":
+        return value if value is None or isinstance(value, (str, bytes)) else default
+    if kind == "samesite":
+        return value if value in SAMESITE_CHOICES else default
+    if kind == "rollout":
+        return value if isinstance(value, (str, type)) else default
+    if kind == "str_tuple":
+        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+            return tuple(value)
+        return default
+    if kind == "str_dict":
+        if isinstance(value, dict):
+            return {str(k): str(v) for k, v in value.items()}
+        return default
+    raise ValueError(f"unknown setting kind {kind!r}")
+
+
+class Settings:
+    """Attribute access to ``DJANGO_EXPERIMENTS`` with defaults, typed.
+
+    The annotations below are what callers get. Values are resolved on first access and then
+    read as plain attributes: resolution reads several settings per call, and going through
+    ``django.conf.settings`` each time cost more than the hashing. ``override_settings`` (and
+    anything else that sends ``setting_changed``) empties the cache, so tests and runtime
+    overrides see their values at once. Mutating the dict in place, without the signal, is
+    not seen: assign a new dict instead.
     """
 
-    def _user(self) -> dict[str, Any]:
+    CONTEXT_KEY_SECRET: str | bytes | None
+    NAME_PREFIX: str | None
+    ALLOW_FORCED_ASSIGNMENT: bool
+    FORCE_PARAM: str
+    FORCE_STAFF_ONLY: bool
+    COOKIE_NAME: str
+    COOKIE_DOMAIN: str | None
+    COOKIE_SECURE: bool
+    COOKIE_HTTPONLY: bool
+    COOKIE_MAX_AGE: int
+    COOKIE_SAMESITE: Literal["Lax", "Strict", "None"]
+    RESPECT_DNT: bool
+    STORE: str
+    STORE_ALIAS: str
+    STORE_KEY_PREFIX: str
+    STORE_BUCKETS: int
+    DEFAULT_ROLLOUT: str | type
+    DEFINITIONS_TTL: float
+    AUTO_CREATE_UNKNOWN: bool
+    STRICT_REGISTRATION: bool
+    NESTING: str
+    TRACKING_SINKS: tuple[str, ...]
+    TRACKING_DEDUPE_SECONDS: int
+    TRACKING_MAX_ATTEMPTS: int
+    TRACKING_RETRY_BACKOFF: float
+    TRACKING_BATCH_SIZE: int
+    TRACKING_HTTP_URL: str | None
+    TRACKING_HTTP_HEADERS: dict[str, str]
+    TRACKING_HTTP_TIMEOUT: float
+    TRACKING_CALLABLE: str | None
+    TRACKING_DEDUPE_CACHE_ALIAS: str | None
+    TRACKING_RETRY_BACKOFF_MAX: float
+    TRACKING_ENQUEUE_RETRIES: int
+    TRACKING_QUEUE: str | None
+    TRACKING_CLIENT_THROTTLE_RATE: str | None
+    TRACKING_CLIENT_MAX_EVENTS: int
+    EVENT_MAX_PROPERTIES_BYTES: int
+    EVENT_MAX_BODY_BYTES: int
+    REDIRECT_ALLOWED_HOSTS: tuple[str, ...]
+    REDIRECT_URL_VALIDATOR: str | None
+    API_THROTTLE_RATE: str | None
+    TRUSTED_PROXIES: tuple[str, ...]
+    TRACKING_CLIENT_CONTEXT_RATE: str | None
+
+    def _user(self) -> dict[str, object]:
         value = getattr(django_settings, "DJANGO_EXPERIMENTS", None)
         return value if isinstance(value, dict) else {}
 
-    def __getattr__(self, name: str) -> Any:
-        if name not in DEFAULTS:
+    def __getattr__(self, name: str) -> object:
+        kind = KINDS.get(name)
+        if kind is None:
             raise AttributeError(f"Unknown DJANGO_EXPERIMENTS setting {name!r}")
-        value = self._user().get(name, DEFAULTS[name])
+        default = DEFAULTS[name]
+        if kind == "str_tuple" and isinstance(default, list):
+            default = tuple(default)
+        value = _coerce(kind, self._user().get(name, default), default)
         self.__dict__[name] = value
         return value
 

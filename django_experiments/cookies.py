@@ -8,7 +8,6 @@ and a tampered or garbage value is simply treated as absent (then replaced when 
 from __future__ import annotations
 
 import re
-import time
 from typing import Any
 
 from django.core import signing
@@ -42,19 +41,6 @@ def read(request: HttpRequest) -> tuple[str | None, bool]:
     if value is None or not is_valid_id(value):
         return None, True
     return value, False
-
-
-def age(request: HttpRequest) -> float | None:
-    """Seconds since the request's valid cookie was signed (minted); None without one."""
-    anonymous_id, _ = read(request)
-    if anonymous_id is None:
-        return None
-    # TimestampSigner's format: value, then base62 timestamp, then signature.
-    timestamp = request.COOKIES[settings.cookie_name].rsplit(_signer(settings.cookie_name).sep, 2)
-    try:
-        return max(0.0, time.time() - signing.b62_decode(timestamp[1]))
-    except (IndexError, ValueError):
-        return None
 
 
 def _signer(name: str) -> signing.TimestampSigner:

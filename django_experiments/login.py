@@ -20,7 +20,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 
 from django_experiments.conf import settings
-from django_experiments.engine import definitions, writebehind
+from django_experiments.engine import assignments, definitions
 from django_experiments.engine.context import key_for
 from django_experiments.engine.experiment import PAUSED, RUNNING
 from django_experiments.engine.scope import Scope, anonymous_identity
@@ -54,10 +54,8 @@ def migrate(scope: Scope, user: Any) -> dict[str, str]:
     if anonymous_id is None:
         return {}
     # A visitor first seen in this request: their assignments are still on the scope; store
-    # them first so that the migration below finds them. An earlier request's may still be
-    # queued in this process's writer.
-    writebehind.write_now(scope)
-    writebehind.writer.flush(timeout=0.1)
+    # them first so that the migration below finds them.
+    assignments.write_pending(scope)
     # From here on the request belongs to the user: later resolutions carry the anonymous
     # key as a migration key, no new cookie is written, and the old one is deleted.
     scope.previous_anonymous_id = anonymous_id
@@ -65,8 +63,10 @@ def migrate(scope: Scope, user: Any) -> dict[str, str]:
     scope.new_anonymous_id = None
     scope.anonymous_used = False
     scope.anonymous_resolved = True
-    # Resolutions memoised for the anonymous actor must not be served to the user.
+    # Resolutions memoised (and store reads remembered) for the anonymous actor must not be
+    # served to the user.
     scope.memo.clear()
+    scope.known.clear()
     try:
         return get_store().migrate(moves_for(anonymous_id, user))
     except Exception:

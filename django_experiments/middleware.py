@@ -6,8 +6,10 @@ in sync and async views and in threads started with ``sync_to_async``), and atta
 ``request.experiment`` / ``request.aexperiment``.
 
 Response phase: write the anonymous cookie only if an id was minted, delete it once its
-identity was handed to a known actor (login), and hand the buffered events to the tracking
-pipeline exactly once. Nothing here can turn a good response into an error.
+identity was handed to a known actor (login), then close the scope: a new visitor's
+assignments are written (one pipelined set-if-absent) and the buffered events handed to the
+tracking pipeline, once, before the response is returned, whether the view returned or
+raised. Nothing here can turn a good response into an error.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from django.utils.cache import patch_vary_headers
 
 from django_experiments import cookies, dnt, force
 from django_experiments.conf import settings
-from django_experiments.engine import prefetch, writebehind
+from django_experiments.engine import assignments
 from django_experiments.engine.context import RESERVED, is_anonymous_actor
 from django_experiments.engine.experiment import Experiment
-from django_experiments.engine.registry import experiment
+from django_experiments.engine.registry import experiment, prefetch
 from django_experiments.engine.scope import Scope, activate
+from django_experiments.tracking.producer import flush_scope
 
 logger = logging.getLogger("django_experiments")
 
@@ -92,6 +95,12 @@ class RequestExperiments:
         context = _with_default_actor(context, self.default_actor())
         return experiment(name, variant, scope=self.scope, **context)
 
+    def prefetch(self, *names: str, **context: Any) -> int:
+        """Read these experiments' stored assignments in one round trip (same context rules
+        as ``request.experiment``); see ``django_experiments.prefetch``."""
+        context = _with_default_actor(context, self.default_actor())
+        return prefetch(names, scope=self.scope, **context)
+
     async def resolve_async(
         self, name: str, variant: str | None = None, /, **context: Any
     ) -> Experiment:
@@ -128,21 +137,14 @@ def begin(request: HttpRequest) -> Scope:
     )
     if invalid:
         scope.extra[_INVALID_COOKIE] = True
-    # Read when the first store access happens (the URL is resolved by then).
-    scope.route_of = partial(_route, request)
-    # flush() below hands a first visit's writes over after the response.
-    scope.write_behind = True
+    # close() writes a new visitor's assignments and ships the events before the response.
+    scope.deferring = True
     helper = RequestExperiments(request, scope)
     setattr(request, SCOPE_ATTR, scope)
     # setattr: HttpRequest has no such attributes in django-stubs; they are ours to add.
     setattr(request, "experiment", helper)  # noqa: B010
     setattr(request, "aexperiment", helper.resolve_async)  # noqa: B010
     return scope
-
-
-def _route(request: HttpRequest) -> str | None:
-    match = getattr(request, "resolver_match", None)
-    return None if match is None else f"{request.method} {match.route}"
 
 
 def _check_force(scope: Scope, request: HttpRequest) -> None:
@@ -171,19 +173,34 @@ def _cookies(request: HttpRequest, response: HttpResponseBase, scope: Scope) -> 
         patch_vary_headers(response, ("Cookie",))
 
 
-def flush(scope: Scope) -> None:
-    """Hand the request's deferred assignment writes and events on; failures are only logged."""
+def close(scope: Scope) -> None:
+    """End the scope's unit of work; never raises.
+
+    The new visitor's assignments are written before anything can reveal their id, then the
+    buffered events are handed over. Later resolutions and events (a streaming body) act at
+    once.
+    """
+    scope.deferring = False
     try:
-        writebehind.flush_scope(scope)
-        prefetch.learn(scope)
+        assignments.write_pending(scope)
     except Exception:
         logger.exception("Writing new assignments failed; the response is unaffected")
     try:
-        from django_experiments.tracking.dispatch import flush_scope
-
         flush_scope(scope)
     except Exception:
         logger.exception("Flushing experiment events failed; the response is unaffected")
+
+
+def serve(request: HttpRequest, scope: Scope, get_response: Callable[[], Any]) -> Any:
+    """The sync request path, shared by the middleware and :func:`with_scope`."""
+    try:
+        with activate(scope):
+            response = get_response()
+        finish(request, response, scope)
+        return response
+    finally:
+        # Also when the view raised: events tracked before the exception still leave.
+        close(scope)
 
 
 class ExperimentMiddleware:
@@ -205,14 +222,7 @@ class ExperimentMiddleware:
             return self.get_response(request)
         scope = begin(request)
         _check_force(scope, request)
-        try:
-            with activate(scope):
-                response = self.get_response(request)
-            finish(request, response, scope)
-        finally:
-            # Events tracked before an exception still leave: losing them hides the failure.
-            flush(scope)
-        return response
+        return serve(request, scope, partial(self.get_response, request))
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
         get_response: Callable[[HttpRequest], Awaitable[HttpResponseBase]]
@@ -226,10 +236,14 @@ class ExperimentMiddleware:
             with activate(scope):
                 response = await get_response(request)
             finish(request, response, scope)
+            return response
         finally:
-            # The tracking pipeline may block (broker, outbox): keep it off the event loop.
-            await sync_to_async(flush)(scope)
-        return response
+            # As serve(); the store and the broker block, so off the event loop (one thread
+            # hop per request, and only when there is something to write or ship).
+            if scope.pending or scope.events:
+                await sync_to_async(close)(scope)
+            else:
+                scope.deferring = False
 
 
 ViewFunc = Callable[..., HttpResponseBase]
@@ -248,10 +262,6 @@ def with_scope(view: ViewFunc) -> ViewFunc:
             return view(request, *args, **kwargs)
         scope = begin(request)
         _check_force(scope, request)
-        with activate(scope):
-            response = view(request, *args, **kwargs)
-        finish(request, response, scope)
-        flush(scope)
-        return response
+        return serve(request, scope, partial(view, request, *args, **kwargs))
 
     return wrapped

@@ -18,7 +18,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from django_experiments.engine import allocation
-from django_experiments.engine.definitions import invalidate, table_for, weights_of
+from django_experiments.engine.definitions import invalidate
+from django_experiments.loader import table_for, weights_of
 from django_experiments.models import Experiment, Phase, Status, Treatment, new_salt
 
 logger = logging.getLogger("django_experiments")

@@ -8,12 +8,15 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 
 from django_experiments.engine.definitions import invalidate
+from django_experiments.loader import mark_dirty
 from django_experiments.models import Experiment, Phase, Treatment
 
 
 def _definitions_changed(**kwargs: Any) -> None:
     # Now, so the saving process (and a test inside one transaction) sees its own change; and
-    # again on commit, so another process that reloaded mid-transaction picks up the result.
+    # again on commit, so a snapshot taken mid-transaction by another thread is dropped. Other
+    # processes reload from the database within DEFINITIONS_TTL.
+    mark_dirty()
     invalidate()
     transaction.on_commit(invalidate)
 

@@ -1,13 +1,11 @@
 """``path("experiments/", include("django_experiments.urls"))``.
 
 * ``assignments/?experiments=a,b``: client API (django_experiments.api).
+* ``events/``: the browser's events (django_experiments.api.events).
 * ``r/<experiment>:<key>?<url>``: redirect tracking (django_experiments.views).
 """
 
 from __future__ import annotations
-
-from importlib import import_module
-from importlib.util import find_spec
 
 from django.urls import URLPattern, URLResolver, path
 
@@ -20,8 +18,3 @@ urlpatterns: list[URLPattern | URLResolver] = [
     *api_urlpatterns,
     path("r/<str:experiment_id>", views.redirect, name="redirect"),
 ]
-
-# tracking endpoints are added by django_experiments.tracking.urls
-# (found by name, so an ImportError inside that module still surfaces instead of hiding it).
-if find_spec("django_experiments.tracking.urls") is not None:
-    urlpatterns += import_module("django_experiments.tracking.urls").urlpatterns

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from django_experiments.models import Treatment
 
 MSG_NOT_A_NUMBER = "Weight must be a number, got {value!r}."
+MSG_TOO_LONG = "Weight must be a number of at most {limit} characters."
 MSG_NOT_FINITE = "Weight must be a finite number, got {value!r}."
 MSG_NEGATIVE = "Weight must be 0 or more, got {value}."
 MSG_NO_POSITIVE = "A running experiment needs at least one treatment with a weight above 0."
@@ -27,10 +28,22 @@ MSG_NO_TREATMENTS = "A running experiment needs treatments."
 MSG_WINNER = "The winner must be one of this experiment's treatments."
 
 
+#: Longer input is no weight the database can hold (12 digits) under any spelling we accept.
+MAX_WEIGHT_INPUT = 100
+
+
+def _shown(value: Any) -> Any:
+    """``value`` for an error message, cut short: a message must not echo a megabyte back."""
+    return value if len(repr(value)) <= 40 else f"{str(value)[:37]}..."
+
+
 def parse_weight(value: Any) -> Decimal:
     """Turn user input into a weight, or raise ValidationError with a clear message."""
     if isinstance(value, bool):
         raise ValidationError(MSG_NOT_A_NUMBER.format(value=value), code="weight_type")
+    if isinstance(value, str) and len(value) > MAX_WEIGHT_INPUT:
+        # Decimal() of a megabyte of digits is slow and the number is out of range anyway.
+        raise ValidationError(MSG_TOO_LONG.format(limit=MAX_WEIGHT_INPUT), code="weight_length")
     weight: Decimal | None = None
     if isinstance(value, Decimal):
         weight = value
@@ -40,9 +53,10 @@ def parse_weight(value: Any) -> Decimal:
         except InvalidOperation:
             weight = None
     if weight is None:
-        raise ValidationError(MSG_NOT_A_NUMBER.format(value=value), code="weight_type")
+        raise ValidationError(MSG_NOT_A_NUMBER.format(value=_shown(value)), code="weight_type")
     validate_weight(weight)
-    return weight
+    # "-0" is a weight of 0; keep the sign out of the database and the admin's display.
+    return weight.copy_abs() if weight.is_zero() else weight
 
 
 def validate_weight(weight: Decimal | None) -> None:

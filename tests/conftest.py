@@ -10,12 +10,15 @@ from typing import Any
 
 import pytest
 
-from django_experiments.engine import definitions, prefetch
+from django_experiments.api.throttle_cache import throttle_cache
+from django_experiments.engine import definitions
 from django_experiments.engine.stores import _build
 
 pytest_plugins = ["pytester"]
 
 ON_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+# Where a newcomer reads which services the suite uses and how to point it at them.
+SERVICES_DOC = 'see "Try it: two commands" in README.md'
 
 
 def _reachable(host: str, port: int) -> bool:
@@ -32,7 +35,7 @@ def require_service(name: str, host: str, port: int) -> None:
     message = f"{name} is not reachable on {host}:{port}"
     if ON_CI:
         pytest.fail(f"{message} (CI=true: services are mandatory)")
-    pytest.skip(f"SKIPPED LOUDLY: {message}; start it to run this test (see DEVELOPERS.md)")
+    pytest.skip(f"SKIPPED LOUDLY: {message}; start it to run this test ({SERVICES_DOC})")
 
 
 @pytest.fixture
@@ -74,9 +77,9 @@ def _fresh_state() -> Iterator[None]:
     from django.core.cache import caches
 
     caches["default"].clear()
+    throttle_cache.reset()  # a dead cache left by another test must not degrade this one
     definitions.invalidate(shared=False)
     _build.cache_clear()
-    prefetch.forget()  # routes learned by another test would change round-trip counts
     yield
     definitions.invalidate(shared=False)
     _build.cache_clear()

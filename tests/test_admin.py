@@ -118,17 +118,17 @@ def test_weight_change_in_admin_is_one_phase_by_the_editor(
         (
             [{"name": "control", "weight": -1, "is_control": True}],
             "draft",
-            "Ensure this value is greater than or equal to 0",
+            "Weight must be 0 or more, got -1.",
         ),
         (
             [{"name": "control", "weight": "abc", "is_control": True}],
             "draft",
-            "Enter a number.",
+            "Weight must be a number, got &#x27;abc&#x27;.",
         ),
         (
             [{"name": "control", "weight": "NaN", "is_control": True}],
             "draft",
-            "Enter a number.",
+            "Weight must be a finite number, got &#x27;NaN&#x27;.",
         ),
         (
             [{"name": "control", "weight": 0, "is_control": True}, {"name": "b", "weight": 0}],

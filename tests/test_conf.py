@@ -86,3 +86,56 @@ def test_full_name_applies_the_prefix_once() -> None:
     with override_settings(DJANGO_EXPERIMENTS={"NAME_PREFIX": "shop"}):
         assert settings.full_name("cta") == "shop_cta"
         assert settings.full_name("shop_cta") == "shop_cta"
+
+
+@pytest.mark.parametrize(
+    ("key", "bad", "expected"),
+    [
+        ("DEFINITIONS_TTL", "5", 5.0),  # a string: the default, never a str reaching callers
+        ("DEFINITIONS_TTL", 2, 2.0),  # an int where a float is declared: converted
+        ("COOKIE_SECURE", "yes", True),
+        ("TRACKING_SINKS", "not.a.list", ("django_experiments.tracking.sinks.LoggingSink",)),
+        ("TRACKING_SINKS", ["a.B"], ("a.B",)),
+        ("COOKIE_SAMESITE", "sideways", "Lax"),
+        ("TRACKING_BATCH_SIZE", True, 500),  # a bool is not an int here
+    ],
+)
+def test_values_reach_callers_with_their_declared_type(
+    settings: Any, key: str, bad: Any, expected: Any
+) -> None:
+    from django_experiments.conf import settings as conf
+
+    settings.DJANGO_EXPERIMENTS = {key: bad}
+    value = getattr(conf, key)
+    assert value == expected
+    assert type(value) is type(expected)
+
+
+def test_importing_the_package_does_not_load_the_engine() -> None:
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, django_experiments\n"
+        "print(sorted(m for m in sys.modules if m.startswith('django_experiments.')))\n"
+        "import django\n"
+        "django.setup()\n"
+        "from django_experiments import experiment\n"
+        "print(experiment.__module__)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["[]", "django_experiments.engine.registry"]
+
+
+def test_every_setting_has_a_declared_type() -> None:
+    from django_experiments.conf import KINDS, Settings
+
+    assert set(KINDS) == set(DEFAULTS)
+    assert set(Settings.__annotations__) == set(DEFAULTS)

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 from django.http import HttpRequest, HttpResponse
 
 from django_experiments import cookies
@@ -31,18 +28,3 @@ def test_a_written_cookie_reads_back_and_is_readable_by_django() -> None:
         exp_settings.cookie_name, None, salt=cookies.SALT
     )
     assert django_reads == "a" * 32
-
-
-def test_age_of_a_fresh_cookie(monkeypatch: Any) -> None:
-    value = signed("b" * 32)
-    assert 0 <= (cookies.age(request_with(value)) or 0) < 2
-    later = time.time() + 3600
-    monkeypatch.setattr(cookies.time, "time", lambda: later)
-    assert 3598 < (cookies.age(request_with(value)) or 0) < 3602
-
-
-def test_no_age_without_a_valid_cookie() -> None:
-    assert cookies.age(request_with(None)) is None
-    assert cookies.age(request_with("garbage")) is None
-    tampered = signed("c" * 32).replace("c" * 32, "d" * 32)
-    assert cookies.age(request_with(tampered)) is None

@@ -13,8 +13,9 @@ from django.db import transaction
 from django_experiments import experiment, services
 from django_experiments.engine import allocation
 from django_experiments.engine.context import key_for
-from django_experiments.engine.definitions import get_definition, load_from_db
+from django_experiments.engine.definitions import get_definition
 from django_experiments.engine.stores import get_store
+from django_experiments.loader import load_from_db
 from django_experiments.models import Experiment, Phase, Treatment
 
 

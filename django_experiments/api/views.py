@@ -1,10 +1,11 @@
 """``GET <prefix>/assignments/?experiments=a,b``: the current visitor's client-visible variants.
 
-Only experiments marked *client visible* in the admin are answered; any other name (unknown,
-hidden or misspelled) is simply absent from the result, so the endpoint reveals nothing about
-experiments that are not meant for browsers. The anonymous actor cookie is set exactly as a
-page would set it, and each returned experiment is published (assignment event), since the
-client is about to show it.
+Only experiments marked *client visible* in the admin that are running (or paused, for a
+visitor with a stored variant) are answered; any other name (unknown, hidden, draft, concluded
+or misspelled) is simply absent from the result, so the endpoint reveals nothing about
+experiments that are not meant for browsers (``django_experiments.published``). The anonymous
+actor cookie is set exactly as a page would set it, and each returned experiment is published
+(assignment event), since the client is about to show it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from django_experiments.engine import definitions
 from django_experiments.engine.experiment import split_name
 from django_experiments.engine.registry import experiment
 from django_experiments.middleware import scope_of
+from django_experiments.published import is_client_visible
 
 
 class AssignmentsView(APIView):
@@ -43,6 +45,9 @@ class AssignmentsView(APIView):
             if definition is None or not definition.client_visible:
                 continue
             exp = experiment(full_name, scope=scope, actor=actor)
+            exp.assigned  # noqa: B018 - resolve first: a paused experiment reads the store
+            if not is_client_visible(definition, exp.context.key):
+                continue
             signature = exp.publish()
             assignments[bare] = AssignmentSerializer(
                 {**signature, "payload": exp.assigned.payload}

@@ -1,38 +1,26 @@
-"""Experiment definitions as plain data, cached in-process and in the shared cache.
+"""Experiment definitions as plain data, with an in-process snapshot that cannot stay stale.
 
-Resolution reads a frozen snapshot: zero DB queries once warm. The snapshot is rebuilt when the
-process learns that definitions changed:
-
-* in the saving process, immediately (model signals clear it);
-* in every other process, within ``DEFINITIONS_TTL`` seconds: each process compares a small
-  version token in the shared cache at most once per TTL, and fetches the JSON blob (or, on a
-  miss or a corrupt blob, the DB) only when the token moved.
-
-Caches hold JSON-able dicts only, never pickled model instances.
+Resolution reads a frozen snapshot: zero queries while it is fresh. Each process reloads it
+from the source of truth (the database, through the ``load_definitions`` hook the app wires)
+at most once per ``DEFINITIONS_TTL`` seconds, and the saving process drops it at once (model
+signals call :func:`invalidate`). Freshness is derived from the database itself, not from a
+version token in a shared cache: a change made by any path (the admin, ``save()``,
+``QuerySet.update()``, raw SQL, another process) is served everywhere within the TTL, and no
+process can write back a stale version for the others.
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-import uuid
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from django.core.cache import caches
-from django.db import router, transaction
-
 from django_experiments.conf import settings
 from django_experiments.engine import allocation
-
-logger = logging.getLogger("django_experiments")
-
-BLOB_KEY = "django_experiments:definitions:v1"
-VERSION_KEY = "django_experiments:definitions:version"
-SCHEMA = 1
+from django_experiments.engine.hooks import hooks
+from django_experiments.engine.stores import report_failure
 
 
 class Variant(NamedTuple):
@@ -148,85 +136,9 @@ class Definition:
             raise ValueError(f"corrupt definition: {exc}") from exc
 
 
-def weights_of(treatments: Any) -> dict[str, str]:
-    """Canonical ``{name: weight}`` strings, the form phases record."""
-    return {t.name: format(t.weight.normalize(), "f") for t in treatments}
-
-
-def load_from_db() -> dict[str, Definition]:
-    """Build every definition from the DB (three queries)."""
-    from django.db.models import Prefetch
-
-    from django_experiments.models import Experiment, Phase
-
-    experiments = Experiment.objects.select_related("winner").prefetch_related(
-        "treatments",
-        Prefetch(
-            "phases",
-            queryset=Phase.objects.filter(ended_at__isnull=True).order_by("-number"),
-            to_attr="open_phases",
-        ),
-    )
-    out: dict[str, Definition] = {}
-    for exp in experiments:
-        treatments = list(exp.treatments.all())
-        phase = exp.open_phases[0] if exp.open_phases else None
-        controls = [t.name for t in treatments if t.is_control]
-        control = controls[0] if controls else (treatments[0].name if treatments else "control")
-        fields: dict[str, Any] = {
-            "name": exp.name,
-            "status": exp.status,
-            "salt": exp.salt,
-            "treatments": tuple(
-                TreatmentDef(t.name, float(t.weight), bool(t.is_control), t.payload)
-                for t in treatments
-            ),
-            "control": control,
-            "winner": exp.winner.name if exp.winner is not None else None,
-            "phase": phase.number if phase else 0,
-            "client_visible": exp.client_visible,
-            "store_generation": exp.store_generation,
-        }
-        try:
-            out[exp.name] = Definition.build(
-                ranges=tuple(table_for(treatments, exp.salt, phase)), **fields
-            )
-        except Exception:
-            # One broken row (written around validation) must not take every experiment
-            # down: it serves its control to everyone until it is fixed.
-            logger.exception("Experiment %r has unusable definitions; serving control", exp.name)
-            fields["treatments"] = fields["treatments"][:255]
-            out[exp.name] = Definition.build(ranges=(), **fields)
-    return out
-
-
-def table_for(treatments: list[Any], salt: str, phase: Any) -> list[allocation.Range]:
-    """The slot table for the current weights, from the last committed phase.
-
-    If weights changed since that phase (the change is not recorded yet, e.g. it is still
-    inside a transaction) the pending table is derived the same way the phase recorder will
-    derive it, so readers never see a table that the recorder would not produce.
-    """
-    order = [t.name for t in treatments]
-    counts = allocation.slot_counts([(t.name, t.weight) for t in treatments])
-    if phase is None or phase.salt != salt:
-        return allocation.fresh_table(counts, order)
-    try:
-        old = allocation.validate_ranges(phase.slot_table)
-    except ValueError:
-        logger.warning("Phase %s has a corrupt slot table; laying slots out afresh", phase.pk)
-        return allocation.fresh_table(counts, order)
-    if phase.weights == weights_of(treatments) and {n for _, _, n in old} <= set(order):
-        return old
-    # Changed weights, or a table naming a treatment that no longer exists: slots of unknown
-    # owners are freed like any other, so the result is still a minimal move.
-    return allocation.rebalance(old, counts, order)
-
-
 class _Snapshot:
     def __init__(self) -> None:
         self.definitions: dict[str, Definition] | None = None
-        self.version: str | None = None
         self.checked_at = 0.0
         self.lock = threading.Lock()
 
@@ -234,123 +146,21 @@ class _Snapshot:
 _snapshot = _Snapshot()
 
 
-def _cache() -> Any:
-    return caches[settings.DEFINITIONS_CACHE_ALIAS]
-
-
-def _refresh() -> dict[str, Definition]:
+def _load() -> dict[str, Definition] | None:
+    """A fresh snapshot from the source of truth; None when it cannot be read."""
     try:
-        cache = _cache()
-        version = cache.get(VERSION_KEY)
-    except Exception:  # shared cache down: keep serving what we have, else go to the DB
-        logger.warning("Definitions cache unreachable", exc_info=True)
-        if _snapshot.definitions is not None:
-            return _snapshot.definitions
-        _snapshot.version = None
-        return load_from_db()
-    if version is not None and version == _snapshot.version and _snapshot.definitions is not None:
-        return _snapshot.definitions
-    definitions = None
-    if version is not None:
-        definitions = _from_blob(_safe_get(cache, BLOB_KEY), version)
-    if definitions is None:
-        definitions = load_from_db()
-        if _changed_in_open_transaction():
-            # This transaction changed definitions and may never commit: keep what it sees to
-            # this process (until the commit's invalidation, or the next TTL check if it rolls
-            # back) and publish nothing, or every process would serve a rolled-back change.
-            _snapshot.version = None
-            return definitions
-        if version is None:
-            version = uuid.uuid4().hex
-        _safe_set_many(
-            cache,
-            {
-                VERSION_KEY: version,
-                BLOB_KEY: {
-                    "schema": SCHEMA,
-                    "version": version,
-                    "experiments": [d.to_json() for d in definitions.values()],
-                },
-            },
-        )
-    _snapshot.version = version
-    return definitions
-
-
-#: Per DB connection (so per thread), the outermost atomic block that changed definitions.
-_dirty_blocks: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
-
-
-def _connection() -> Any:
-    from django_experiments.models import Experiment
-
-    return transaction.get_connection(router.db_for_write(Experiment))
-
-
-def _outermost_block(connection: Any) -> Any:
-    """The outermost atomic block of the code's own (test-runner wrappers excluded), if any."""
-    for block in connection.atomic_blocks:
-        if not getattr(block, "_from_testcase", False):
-            return block
-    return None
-
-
-def _mark_dirty() -> None:
-    try:
-        connection = _connection()
-        block = _outermost_block(connection)
-    except Exception:  # no usable DB connection: nothing can be uncommitted either
-        return
-    if block is not None:
-        _dirty_blocks[connection] = block
-
-
-def _changed_in_open_transaction() -> bool:
-    """Did the transaction still open on this thread's connection change definitions?
-
-    Only then may what it reads differ from what is committed (ATOMIC_REQUESTS alone does
-    not stop a process from publishing).
-    """
-    connection = _connection()
-    block = _dirty_blocks.get(connection)
-    if block is None:
-        return False
-    if any(b is block for b in connection.atomic_blocks):
-        return True
-    del _dirty_blocks[connection]
-    return False
-
-
-def _from_blob(blob: Any, version: str) -> dict[str, Definition] | None:
-    if blob is None:
-        return None
-    try:
-        if blob["schema"] != SCHEMA or blob["version"] != version:
-            return None
-        return {d.name: d for d in map(Definition.from_json, blob["experiments"])}
-    except (KeyError, TypeError, ValueError):
-        logger.warning("Corrupt definitions in the shared cache; reloading from the database")
-        return None
-
-
-def _safe_get(cache: Any, key: str) -> Any:
-    try:
-        return cache.get(key)
+        return dict(hooks.load_definitions())
     except Exception:
-        logger.warning("Definitions cache unreachable", exc_info=True)
+        report_failure("Loading experiment definitions failed")
         return None
-
-
-def _safe_set_many(cache: Any, values: dict[str, Any]) -> None:
-    try:
-        cache.set_many(values, None)
-    except Exception:
-        logger.warning("Definitions cache unreachable", exc_info=True)
 
 
 def all_definitions() -> dict[str, Definition]:
-    """The current snapshot, refreshed at most once per ``DEFINITIONS_TTL``."""
+    """The current snapshot, reloaded at most once per ``DEFINITIONS_TTL``.
+
+    A database that cannot be read keeps the last snapshot in service (and is asked again
+    after the TTL); with no snapshot at all every experiment serves its control.
+    """
     snap = _snapshot
     now = time.monotonic()
     definitions = snap.definitions
@@ -359,10 +169,19 @@ def all_definitions() -> dict[str, Definition]:
     with snap.lock:
         if snap.definitions is not None and now - snap.checked_at < settings.DEFINITIONS_TTL:
             return snap.definitions
-        definitions = _refresh()
-        snap.definitions = definitions
+        loaded = _load()
+        if loaded is None:
+            if snap.definitions is not None:
+                snap.checked_at = time.monotonic()
+                return snap.definitions
+            return {}
+        if hooks.uncommitted_change():
+            # This transaction changed definitions and may never commit: serve what it sees
+            # to it, but do not keep it for other threads (the commit invalidates anyway).
+            return loaded
+        snap.definitions = loaded
         snap.checked_at = time.monotonic()
-        return definitions
+        return loaded
 
 
 def get_definition(name: str) -> Definition | None:
@@ -370,14 +189,9 @@ def get_definition(name: str) -> Definition | None:
 
 
 def invalidate(shared: bool = True) -> None:
-    """Forget definitions here now, and (``shared``) tell every other process to reload."""
+    """Forget the snapshot: the next resolution in this process reloads it.
+
+    Other processes reload within ``DEFINITIONS_TTL`` on their own. ``shared`` is accepted
+    for compatibility and ignored: there is no shared copy to invalidate any more.
+    """
     _snapshot.definitions = None
-    _snapshot.version = None
-    _mark_dirty()
-    if shared:
-        cache = _cache()
-        try:
-            cache.delete(BLOB_KEY)
-            cache.set(VERSION_KEY, uuid.uuid4().hex, None)
-        except Exception:
-            logger.warning("Definitions cache unreachable; other processes reload within TTL")

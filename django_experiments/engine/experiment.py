@@ -1,8 +1,11 @@
-"""The runtime experiment: resolution, run, publish, track, signature.
+"""The runtime experiment: a facade for behaviours, run, publish, track and signature.
 
 An instance is one experiment for one context. Subclasses add behaviours and rules with the
 decorators in :mod:`django_experiments.engine.rules`; the admin row of the same name owns status,
-treatments and weights. Resolution follows docs/architecture.md ("Resolution order").
+treatments and weights. What variant a context gets is decided by
+:func:`~django_experiments.engine.decision.decide` (the resolution order, written once); this
+class only gathers its inputs, performs the store access the decision asks for
+(engine/assignments.py) and reports the exposure through the wired hooks (engine/hooks.py).
 
 Instances are cheap views over a ``_Resolution`` (context, definition, assigned variant). Inside
 a scope (a request) the factory memoises the resolution per name and context, so every call site
@@ -18,11 +21,21 @@ from collections.abc import Callable
 from typing import Any, ClassVar, Protocol
 
 from django_experiments.conf import settings
+from django_experiments.engine import assignments, nesting
 from django_experiments.engine import definitions as defs
-from django_experiments.engine import nesting, prefetch, writebehind
 from django_experiments.engine.context import Context
+from django_experiments.engine.decision import (
+    CONCLUDED,
+    PAUSED,
+    RUNNING,
+    Decision,
+    Reason,
+    decide,
+    needs_stored,
+)
 from django_experiments.engine.definitions import Variant
 from django_experiments.engine.errors import BehaviorMissingError, ExperimentError
+from django_experiments.engine.hooks import hooks
 from django_experiments.engine.rollout import Rollout, resolve_rollout
 from django_experiments.engine.rules import collect_rules
 from django_experiments.engine.scope import Scope
@@ -30,10 +43,11 @@ from django_experiments.engine.stores import NullStore, Store, get_store, report
 
 logger = logging.getLogger("django_experiments")
 
-RUNNING = "running"
-PAUSED = "paused"
-CONCLUDED = "concluded"
+__all__ = ["CONCLUDED", "CONTROL", "EXPOSURE", "PAUSED", "RUNNING", "Experiment", "split_name"]
+
 CONTROL = "control"
+#: The event name of an exposure (gitlab-experiment's "assignment" event).
+EXPOSURE = "assignment"
 
 _warned_unknown: set[str] = set()
 
@@ -57,16 +71,12 @@ class StubHook(Protocol):
 
 #: Stubbed experiments by bare name (testing only; an empty dict costs one truth test).
 _stubs: dict[str, StubHook] = {}
-#: Active event captures (testing): while any is active, events are recorded, not shipped.
-#: Each is called with the experiment, the event, and whether it was tracked (False: track()
-#: was called but the context should not be tracked, so nothing would have been shipped).
-_captures: list[Callable[[Experiment, dict[str, Any], bool], None]] = []
 #: Rollout strategy instances per (class, rollout spec, DEFAULT_ROLLOUT).
 _rollouts: dict[tuple[type, int, Any], Rollout] = {}
 
 
 class _Resolution:
-    """One experiment for one context: what the store, rules and rollout decided."""
+    """One experiment for one context: its definition, enablement and decision."""
 
     __slots__ = (
         "name",
@@ -76,10 +86,9 @@ class _Resolution:
         "definition",
         "stub",
         "enabled",
+        "decision",
         "assigned",
-        "excluded",
-        "only_assigned_miss",
-        "tracked_assignment",
+        "exposed",
         "store_error",
         "store",
         "rollout",
@@ -93,10 +102,9 @@ class _Resolution:
         self.definition: defs.Definition | None = None
         self.stub: StubHook | None = None
         self.enabled: bool | None = None
+        self.decision: Decision | None = None
         self.assigned: Variant | None = None
-        self.excluded = False
-        self.only_assigned_miss = False
-        self.tracked_assignment = False
+        self.exposed = False
         self.store_error = False
         # Looked up once per resolution: each lookup reads settings.
         self.store: Store | None = None
@@ -240,50 +248,6 @@ class Experiment:
             store = state.store = self.store
         return store
 
-    def _null_store(self) -> bool:
-        try:
-            return type(self._store()) is NullStore
-        except Exception:  # a store that cannot be built fails (and is logged) where it is used
-            return False
-
-    def _store_get(self) -> str | None:
-        definition = self.definition
-        assert definition is not None
-        context = self.context
-        # A stub (testing) has a store of its own: the shortcuts below are for the real one.
-        real = self._state.stub is None
-        fresh = writebehind.fresh_scope(context) if real else None
-        if fresh is not None:  # first seen in this request: nothing stored but this request's
-            return fresh.known.get((definition.store_name, context.key))
-        try:
-            scope = context.scope
-            store = self._store()
-            if real and prefetch.eligible(scope, context, store):
-                assert scope is not None
-                field = (definition.store_name, context.key)
-                known = prefetch.lookup(scope, context, store, field)
-                # Only a hit is trusted: an absence read at the start of the request is read
-                # again, so that the write that follows stays next to its read.
-                if isinstance(known, str):
-                    return known
-            return store.get(definition.store_name, self.context.key, self.context.migration_keys)
-        except Exception:
-            self._state.store_error = True
-            _store_failed("read")
-            return None
-
-    def _store_set(self, variant: str) -> None:
-        definition = self.definition
-        assert definition is not None
-        scope = self.context.scope
-        if scope is not None and self._state.stub is None:
-            # Later reads in this request must see the write (they may be answered from here).
-            scope.known[(definition.store_name, self.context.key)] = variant
-        try:
-            self._store().set(definition.store_name, self.context.key, variant)
-        except Exception:
-            _store_failed("write")
-
     def store_increment(self) -> int:
         """An atomic per-experiment counter (round-robin rollout); 1 if the store is down."""
         definition = self.definition
@@ -347,108 +311,144 @@ class Experiment:
     @property
     def excluded(self) -> bool:
         """Excluded by a rule, or ``only_assigned`` without a stored variant."""
-        self.assigned  # noqa: B018 - exclusion is decided during resolution
-        state = self._state
-        return state.excluded or state.only_assigned_miss
+        return self.decision.excluded
 
     @property
     def should_track(self) -> bool:
-        return self.enabled and self.context.trackable and not self.excluded
+        """Whether this context's exposure and events are recorded (see ``Decision.track``)."""
+        return self.decision.track
 
     # --- resolution -----------------------------------------------------------------------
 
     @property
+    def decision(self) -> Decision:
+        """What the resolution order decided for this context (resolving it if needed)."""
+        self.assigned  # noqa: B018 - resolves once
+        decision = self._state.decision
+        assert decision is not None
+        return decision
+
+    @property
     def assigned(self) -> Variant:
+        """The variant; the first read records the exposure (once per resolution)."""
         assigned = self._assigned
         if assigned is None:
             state = self._state
             assigned = state.assigned
             if assigned is None:
-                assigned = state.assigned = self._resolve()
+                decision = state.decision = self._resolve()
+                assigned = state.assigned = self._variant(decision.variant)
             self._assigned = assigned
+            if not state.exposed:
+                state.exposed = True
+                self._expose()
         return assigned
 
-    def _variant(self, name: str | None) -> Variant:
+    def _variant(self, name: str) -> Variant:
         definition = self._state.definition
         if definition is None:
-            return Variant(name or CONTROL)
-        variant = definition.variants.get(name) if name is not None else None
+            return Variant(name)
+        variant = definition.variants.get(name)
         if variant is None:
             variant = definition.variants.get(definition.control) or Variant(definition.control)
         return variant
 
-    def _resolve(self) -> Variant:
+    def _resolve(self) -> Decision:
+        """Gather the facts, let :func:`decide` choose, and do the store work it asks for."""
         definition = self.definition
-        if definition is None:
-            return Variant(CONTROL)
         state = self._state
-        if (
-            definition.status == RUNNING
-            and self._explicit is None
-            and state.stub is None
-            and type(self)._plain
-            and not self._excludes
-            and not self._segments
-            and not self.context.only_assigned
+        stub = state.stub
+        if definition is None:
+            return decide(None, **_NO_FACTS)
+        status = definition.status if stub is None else (RUNNING if stub.enabled else "draft")
+        enabled = status == RUNNING and self.enabled
+        explicit = self._explicit
+        if explicit is not None and self._valid(explicit) is None:
+            logger.warning("Ignoring unknown variant %r for %s", explicit, self.name)
+            explicit = None
+        forced = self._forced() if enabled else None
+        stored: str | None = None
+        raw: str | None
+        claimed = False  # the rollout's choice was stored by the read itself
+        stale = False  # a stored name that is no longer a variant: overwrite, do not claim
+        context = self.context
+        if needs_stored(
+            definition, status=status, enabled=enabled, explicit=explicit, forced=forced
         ):
-            # The common case, kept free of the general path's calls: a running experiment,
-            # no rules or enabled() override, and a deterministic rollout with no enabled()
-            # of its own. Same outcome as the general path below.
-            rollout = self._rollout()
-            if rollout.plain and self._forced() is None:
-                state.enabled = True
-                if self._null_store():  # nothing sticks: the table decides
-                    return self._variant(rollout.resolve(self))
-                return self._stored_or(rollout.resolve(self))
-        if state.stub is None:
-            status = definition.status
-            if status == CONCLUDED:
-                return self._variant(definition.winner)
-            if status == PAUSED:
-                return self._variant(self._valid(self._store_get()))
-        if not self.enabled:
-            return self._variant(None)
-        if self._explicit is not None:
-            if self._valid(self._explicit):
-                self._store_set(self._explicit)
-                return self._variant(self._explicit)
-            logger.warning("Ignoring unknown variant %r for %s", self._explicit, self.name)
-        forced = self._forced()
-        if forced is not None:
-            self._store_set(forced)
-            return self._variant(forced)
-        if self._single_trip():
-            return self._stored_or(self._rollout_choice())
-        stored = self._valid(self._store_get())
-        if stored is not None:
-            return self._variant(stored)
-        if self.context.only_assigned:
-            state.only_assigned_miss = True
-            return self._variant(None)
-        if self._is_excluded():
-            state.excluded = True
-            return self._variant(None)
-        chosen = self._segment() or self._valid(self._rollout_choice()) or definition.control
-        self._store_set(chosen)
-        return self._variant(chosen)
+            if status == RUNNING and self._single_trip():
+                # Nothing between the read and the rollout can change the outcome: compute
+                # the choice first and read-or-claim in one round trip.
+                choice = self._valid(self._rollout_choice()) or definition.control
+                raw, claimed = self._claim(choice)
+            else:
+                raw = self._read()
+            stored = self._valid(raw)
+            stale = raw is not None and stored is None
+            if claimed:
+                stored = None  # decide() reaches the rollout, which gives the same choice
+        decision = decide(
+            definition,
+            status=status,
+            enabled=enabled,
+            explicit=explicit,
+            forced=forced,
+            stored=stored,
+            only_assigned=context.only_assigned,
+            trackable=context.trackable,
+            excluded=self._is_excluded,
+            segment=self._segment,
+            rollout=self._rollout_choice,
+        )
+        if not decision.store or claimed:
+            return decision
+        if decision.reason in (Reason.EXPLICIT, Reason.FORCED) or stale:
+            self._overwrite(decision.variant)
+            return decision
+        winner, created = self._claim(decision.variant)
+        if created or winner == decision.variant:
+            return decision
+        # Another writer stored first: serve what is stored, as every later request will.
+        valid = self._valid(winner)
+        if valid is None:
+            self._overwrite(decision.variant)
+            return decision
+        return decision._replace(variant=valid, reason=Reason.STORED, store=False)
 
-    def _stored_or(self, choice: str | None) -> Variant:
-        """The stored variant, else ``choice`` (or control) stored now: one store round trip."""
+    def _read(self) -> str | None:
         definition = self._state.definition
         assert definition is not None
-        chosen = self._valid(choice) or definition.control
-        stored = self._valid(self._store_get_or_set(chosen))
-        if stored is None:  # a stored variant that no longer exists: reassign
-            self._store_set(chosen)
-            stored = chosen
-        return self._variant(stored)
+        try:
+            return assignments.read(self._store(), definition.store_name, self.context)
+        except Exception:
+            self._state.store_error = True
+            _store_failed("read")
+            return None
+
+    def _claim(self, variant: str) -> tuple[str, bool]:
+        definition = self._state.definition
+        assert definition is not None
+        try:
+            store = self._store()
+            if type(store) is NullStore:  # nothing sticks: the table decides
+                return variant, True
+            return assignments.claim(store, definition.store_name, self.context, variant)
+        except Exception:
+            self._state.store_error = True
+            _store_failed("write")
+            return variant, True
+
+    def _overwrite(self, variant: str) -> None:
+        definition = self._state.definition
+        assert definition is not None
+        try:
+            assignments.overwrite(self._store(), definition.store_name, self.context, variant)
+        except Exception:
+            self._state.store_error = True
+            _store_failed("write")
 
     def _single_trip(self) -> bool:
-        """Whether nothing between the store read and the rollout can change the outcome.
-
-        Then the rollout's choice is computed first and the read and the write of a new
-        assignment are one store round trip (get-or-set), for new and returning contexts.
-        """
+        """Whether nothing between the store read and the rollout can change the outcome:
+        no rules, no stub, no ``only_assigned``, and a deterministic rollout."""
         return (
             not type(self)._has_rules
             and self._state.stub is None
@@ -457,43 +457,6 @@ class Experiment:
             and not self._segments
             and self._rollout().deterministic
         )
-
-    def _store_get_or_set(self, variant: str) -> str | None:
-        definition = self._state.definition
-        assert definition is not None
-        try:
-            store = self._store()
-            if type(store) is NullStore:
-                return variant
-            context = self.context
-            fresh = writebehind.fresh_scope(context)
-            if fresh is not None:
-                if prefetch.eligible(fresh, context, store):  # the route's prefetch learns
-                    fresh.store_names.add(context.experiment_name)
-                # Deterministic (the only callers): safe to write after the response.
-                field = (definition.store_name, context.key)
-                recorded = fresh.known.get(field)
-                if recorded is None:
-                    writebehind.defer(fresh, store, *field, variant)
-                    return variant
-                return recorded
-            scope = context.scope
-            if prefetch.eligible(scope, context, store):
-                assert scope is not None
-                field = (definition.store_name, context.key)
-                known = prefetch.lookup(scope, context, store, field)
-                if isinstance(known, str):
-                    return known
-                # Absent or not prefetched: the store decides (first writer wins).
-                stored = store.get_or_set(*field, variant)
-                scope.known[field] = stored
-                return stored
-            return store.get_or_set(
-                definition.store_name, context.key, variant, context.migration_keys
-            )
-        except Exception:
-            _store_failed("read")
-            return variant
 
     def _rollout_choice(self) -> str | None:
         stub = self._state.stub
@@ -661,44 +624,31 @@ class Experiment:
         nesting.default_nest_behavior(self, nested)
 
     def publish(self, result: Any = None) -> dict[str, Any]:
-        """Expose this experiment to the client layer and record the assignment event."""
+        """Expose this experiment to the client layer (``experiments_json``) without running.
+
+        Reading the variant records the exposure; publishing twice records it once.
+        """
         signature = self.signature
         scope = self.context.scope
         if scope is not None:
             scope.published[self.name] = signature
-        self._track_assignment()
         return signature
 
-    def _track_assignment(self) -> None:
-        state = self._state
-        if state.tracked_assignment or not self.should_track:
+    def _expose(self) -> None:
+        """Report the exposure: the tracking producer records it when ``decision.track``."""
+        decision = self._state.decision
+        assert decision is not None
+        if decision.reason is Reason.MISSING:
             return
-        state.tracked_assignment = True
-        from django_experiments.tracking import events
-
-        if not _captures:
-            events.emit_assignment(self)
-            return
-        scope = self.context.scope
-        if scope is not None:
-            seen = (self.name, self.context.key)
-            if seen in scope.assignment_seen:
-                return
-            scope.assignment_seen.add(seen)
-        _capture(self, events.build_event(self, events.ASSIGNMENT), True)
+        hooks.on_event(self, EXPOSURE, None, {}, decision.track)
 
     def track(self, event: str, value: float | int | None = None, **properties: Any) -> Any:
-        """Record a custom event; nothing happens when this context should not be tracked."""
-        if not self.should_track:
-            if _captures:
-                _capture(self, {"event": event, "value": value, "properties": properties}, False)
-            return None
-        from django_experiments.tracking import events
+        """Record a custom event; nothing is recorded when this context is not tracked.
 
-        built = events.build_event(self, event, value, properties)
-        if _captures:
-            return _capture(self, built, True)
-        return events.emit(built)
+        Returns the event as built (None when not tracked); an invalid name, value or
+        properties raise ``InvalidEventError`` (a ``ValueError``).
+        """
+        return hooks.on_event(self, event, value, properties, self.should_track)
 
     @property
     def signature(self) -> dict[str, Any]:
@@ -710,12 +660,6 @@ class Experiment:
     @property
     def id(self) -> str:
         return f"{self.name}:{self.context.key}"
-
-
-def _capture(experiment: Experiment, event: dict[str, Any], tracked: bool) -> dict[str, Any]:
-    for capture in list(_captures):
-        capture(experiment, event, tracked)
-    return event
 
 
 def _wrap_around(around: Behavior, exp: Experiment, inner: Callable[[], Any]) -> Callable[[], Any]:
@@ -730,10 +674,21 @@ def _unknown(name: str) -> None:
         return
     _warned_unknown.add(name)
     logger.warning("Experiment %r has no admin row: serving control, untracked", name)
-    if settings.AUTO_CREATE_UNKNOWN:
-        from django_experiments.services import create_draft
+    hooks.on_unknown(name)
 
-        create_draft(name)
+
+#: ``decide()``'s arguments when there is no definition (only the first is looked at).
+_NO_FACTS: dict[str, Any] = {
+    "enabled": False,
+    "explicit": None,
+    "forced": None,
+    "stored": None,
+    "only_assigned": False,
+    "trackable": False,
+    "excluded": bool,
+    "segment": lambda: None,
+    "rollout": lambda: None,
+}
 
 
 def _store_failed(operation: str) -> None:

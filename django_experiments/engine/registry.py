@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
 from django_experiments.conf import settings
+from django_experiments.engine import assignments
 from django_experiments.engine.context import identify
+from django_experiments.engine.decision import PAUSED, RUNNING
 from django_experiments.engine.errors import ExperimentError, UnregisteredExperimentError
 from django_experiments.engine.experiment import Experiment, split_name
 from django_experiments.engine.scope import Scope
 from django_experiments.engine.scope import _current as _current_scope
+from django_experiments.engine.stores import get_store, report_failure
 
 E = TypeVar("E", bound=type[Experiment])
 
@@ -127,7 +131,30 @@ def experiment(
     return cls._from_resolution(state, variant)
 
 
-def forget(scope: Scope, name: str) -> None:
-    """Drop the scope's memoised resolutions of ``name`` (the next call reads the store)."""
-    for memo_key in [k for k in scope.memo if k[0] == name]:
-        del scope.memo[memo_key]
+def prefetch(names: Iterable[str], /, *, scope: Scope | None = None, **context: Any) -> int:
+    """Read the stored assignments of several experiments for one context in one round trip.
+
+    The explicit multi-read for a returning visitor: call it before resolving the experiments
+    a page uses (``request.experiment.prefetch("cta", "pricing")`` in a view). Later
+    resolutions of those experiments in the scope use what was read; one that found nothing
+    still claims its variant atomically. Returns how many fields were read (0 without a
+    scope, for a new visitor, or when the store is down: resolution then reads as usual).
+    """
+    scope = scope if scope is not None else _current_scope.get()
+    if scope is None:
+        return 0
+    store = get_store()
+    fields = []
+    for name in names:
+        exp = experiment(name, scope=scope, **context)
+        definition = exp.definition
+        if definition is None or definition.status not in (RUNNING, PAUSED):
+            continue
+        if exp._store() is not store:  # a stub's or a class's own store: read it there
+            continue
+        fields.append((definition.store_name, exp.context))
+    try:
+        return assignments.prefetch(store, scope, fields)
+    except Exception:
+        report_failure("Prefetching assignments failed; resolving one by one")
+        return 0

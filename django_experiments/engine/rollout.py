@@ -112,7 +112,7 @@ BUILTIN: dict[str, type[Rollout]] = {
 
 
 def resolve_rollout(
-    spec: Rollout | type[Rollout] | str | None, default: str = "percent"
+    spec: Rollout | type[Rollout] | str | None, default: str | type = "percent"
 ) -> Rollout:
     """Accept an instance, a class, a builtin name or a dotted path."""
     if spec is None:

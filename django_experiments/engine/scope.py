@@ -52,25 +52,19 @@ class Scope:
     published: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Tracking events waiting to leave at the end of the request.
     events: list[dict[str, Any]] = field(default_factory=list)
-    #: ``(experiment, key)`` pairs whose assignment event was already emitted this request.
-    assignment_seen: set[tuple[str, str]] = field(default_factory=set)
-    #: What this request knows the store holds, ``{(store name, key): variant or None}``
-    #: (None: known to be absent): the visitor first seen in this request's assignments
-    #: (engine/writebehind.py) and what the route's prefetch read (engine/prefetch.py).
+    #: ``(experiment, key, phase)`` whose exposure was already recorded in this scope.
+    assignment_seen: set[tuple[Any, ...]] = field(default_factory=set)
+    #: What this scope knows the store holds, ``{(store name, key): variant or None}``
+    #: (None: known to be absent): a new visitor's assignments, and what an explicit
+    #: ``prefetch`` read. Reads are answered from here before the store is asked.
     known: dict[tuple[str, str], str | None] = field(default_factory=dict)
-    #: Set by the shell that will flush the scope (the middleware) until it has: only then
-    #: are a first visit's writes deferred; other scopes write at once.
-    write_behind: bool = False
-    #: Writes deferred to the end of the request: ``(store, name, key, variant)``.
-    deferred: list[tuple[Any, str, str, str]] = field(default_factory=list)
-    #: Where the request's experiments are resolved (the URL route), read lazily through
-    #: ``route_of`` by the prefetch; None outside requests.
-    route_of: Any = None
-    #: Whether the prefetch already ran (at most once per scope).
-    prefetched: bool = False
-    #: Full names of the experiments this request resolved through the store for its actor:
-    #: what the prefetch learns for the route at the end of the request.
-    store_names: set[str] = field(default_factory=set)
+    #: Assignments of the visitor first seen in this scope, ``(store, name, key, variant)``,
+    #: written together (one pipelined set-if-absent) by :meth:`close` before the response.
+    pending: list[tuple[Any, str, str, str]] = field(default_factory=list)
+    #: True while a shell (the middleware) will close the scope at the end of its unit of
+    #: work: only then may writes and events wait for the end. Resolutions and events after
+    #: that (a streaming body, code that bound the scope itself) act at once.
+    deferring: bool = False
     #: Free-form extras for shells around the engine (middleware, API).
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -37,30 +37,41 @@ class Store:
     def set(self, experiment: str, key: str, variant: str) -> None:
         raise NotImplementedError
 
-    def get_or_set(
+    def claim(
         self, experiment: str, key: str, variant: str, migration_keys: Sequence[str] = ()
-    ) -> str:
-        """The stored variant (migrating as ``get`` does), else store ``variant`` and return it.
+    ) -> tuple[str, bool]:
+        """Store ``variant`` for ``key`` unless a variant is stored (migrating as ``get`` does).
 
-        Stores that can do this in one round trip override it; the first writer wins.
+        Returns ``(the stored variant, whether it was stored by this call)``: the caller serves
+        what was stored, so concurrent first assignments of one context agree (first writer
+        wins). The built-in stores do this atomically; a custom store that does not override
+        it gets this read-then-write version, which two racing writers can both pass.
         """
         current = self.get(experiment, key, migration_keys)
         if current is not None:
-            return current
+            return current, False
         self.set(experiment, key, variant)
-        return variant
+        return variant, True
+
+    def get_or_set(
+        self, experiment: str, key: str, variant: str, migration_keys: Sequence[str] = ()
+    ) -> str:
+        """The stored variant, else ``variant`` stored now (:meth:`claim` without the flag)."""
+        return self.claim(experiment, key, variant, migration_keys)[0]
 
     def get_many(self, fields: Sequence[tuple[str, str]]) -> list[str | None]:
         """The stored variant (or None) of each ``(experiment, key)``, in order.
 
-        The returning visitor's prefetch; stores that can do it in one round trip override it.
+        The explicit multi-read (``request.experiment.prefetch``); stores that can do it in one
+        round trip override it.
         """
         return [self.get(experiment, key) for experiment, key in fields]
 
     def put_many(self, entries: Iterable[tuple[str, str, str]]) -> None:
         """Store each ``(experiment, key, variant)`` unless ``key`` already has a variant.
 
-        The write-behind of fresh visitors' assignments; stores that can batch override it.
+        The end-of-request write of a new visitor's assignments; stores that can batch
+        override it.
         """
         for experiment, key, variant in entries:
             self.get_or_set(experiment, key, variant)
@@ -104,10 +115,10 @@ class NullStore(Store):
     def set(self, experiment: str, key: str, variant: str) -> None:
         pass
 
-    def get_or_set(
+    def claim(
         self, experiment: str, key: str, variant: str, migration_keys: Sequence[str] = ()
-    ) -> str:
-        return variant
+    ) -> tuple[str, bool]:
+        return variant, True
 
     def put_many(self, entries: Iterable[tuple[str, str, str]]) -> None:
         pass
@@ -184,23 +195,31 @@ class RedisHashStore(Store):
     def set(self, experiment: str, key: str, variant: str) -> None:
         self.client.hset(self.hash_key(experiment, key), key, variant)
 
-    def get_or_set(
+    def claim(
         self, experiment: str, key: str, variant: str, migration_keys: Sequence[str] = ()
-    ) -> str:
-        """One round trip for a new and a returning context alike (a Lua script)."""
-        return self._script(experiment, key, variant, migration_keys) or variant
+    ) -> tuple[str, bool]:
+        """One atomic round trip for a new and a returning context alike (a Lua script)."""
+        raw = self._run_script(experiment, key, variant, migration_keys)
+        if not raw:  # cannot happen with a variant to store; be safe rather than crash
+            return variant, False
+        return _text(raw[0]) or variant, bool(int(raw[1]))
 
     def _script(
         self, experiment: str, key: str, variant: str, migration_keys: Sequence[str]
     ) -> str | None:
+        raw = self._run_script(experiment, key, variant, migration_keys)
+        return _text(raw[0]) if raw else None
+
+    def _run_script(
+        self, experiment: str, key: str, variant: str, migration_keys: Sequence[str]
+    ) -> Any:
         keys = [self.hash_key(experiment, k) for k in (key, *migration_keys)]
         args = (len(keys), *keys, key, variant, *migration_keys)
         client = self.client
         try:
-            raw = client.evalsha(_GET_OR_SET_SHA, *args)
+            return client.evalsha(_GET_OR_SET_SHA, *args)
         except NoScriptError:
-            raw = client.eval(_GET_OR_SET_LUA, *args)
-        return _text(raw)
+            return client.eval(_GET_OR_SET_LUA, *args)
 
     def get_many(self, fields: Sequence[tuple[str, str]]) -> list[str | None]:
         """One pipelined round trip of HGETs."""
@@ -270,7 +289,8 @@ class RedisHashStore(Store):
 # KEYS[i] is the hash of the i-th context key: ARGV[1] (the current key), then ARGV[3...]
 # (migration keys). The current key's value wins; else the first migration key's value moves
 # to it; migration keys' entries are deleted either way. With nothing found and ARGV[2] not
-# empty, ARGV[2] is stored (get-or-set).
+# empty, ARGV[2] is stored (claim). Returns {variant, 1 if stored by this call else 0}, or nil
+# when nothing is stored and ARGV[2] is empty (a read).
 _GET_OR_SET_LUA = """
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 for i = 3, #ARGV do
@@ -283,10 +303,10 @@ for i = 3, #ARGV do
     end
   end
 end
-if current then return current end
+if current then return {current, 0} end
 if ARGV[2] == '' then return false end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return ARGV[2]
+return {ARGV[2], 1}
 """
 _GET_OR_SET_SHA = hashlib.sha1(_GET_OR_SET_LUA.encode()).hexdigest()
 
@@ -338,14 +358,38 @@ class CacheStore(Store):
             if entry in found:
                 value = _text(found[entry])
                 if current is None and value is not None:
-                    cache.set(entries[0], value, None)
-                    current = value
+                    # add, not set: a first assignment that landed meanwhile wins, as in the
+                    # Redis store's script.
+                    if cache.add(entries[0], value, None):
+                        current = value
+                    else:
+                        current = _text(cache.get(entries[0])) or value
                 cache.delete(entry)
                 return current
         return current
 
     def set(self, experiment: str, key: str, variant: str) -> None:
         self.cache.set(self.entry(experiment, key), variant, None)
+
+    def claim(
+        self, experiment: str, key: str, variant: str, migration_keys: Sequence[str] = ()
+    ) -> tuple[str, bool]:
+        """``cache.add`` (atomic set-if-absent on every Django cache backend), after moving a
+        migration key's value as :meth:`get` does; the loser of a race reads the winner's."""
+        if migration_keys:
+            current = self.get(experiment, key, migration_keys)
+            if current is not None:
+                return current, False
+        cache = self.cache
+        entry = self.entry(experiment, key)
+        if cache.add(entry, variant, None):
+            return variant, True
+        current = _text(cache.get(entry))
+        if current is None:  # deleted between the add and the read: try once more
+            if cache.add(entry, variant, None):
+                return variant, True
+            current = _text(cache.get(entry))
+        return current or variant, False
 
     def get_many(self, fields: Sequence[tuple[str, str]]) -> list[str | None]:
         entries = [self.entry(experiment, key) for experiment, key in fields]

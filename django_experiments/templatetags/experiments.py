@@ -24,11 +24,12 @@ from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from django_experiments.engine.context import RESERVED
-from django_experiments.engine.experiment import Experiment, split_name
+from django_experiments.engine.experiment import Experiment
 from django_experiments.engine.registry import class_for, experiment
 from django_experiments.engine.scope import current_scope
 from django_experiments.engine.stores import NullStore, Store
 from django_experiments.middleware import RequestExperiments, scope_of
+from django_experiments.published import client_view
 
 register = template.Library()
 logger = logging.getLogger("django_experiments")
@@ -242,7 +243,8 @@ def published_json(published: dict[str, Any]) -> str:
 
 @register.simple_tag(takes_context=True)
 def experiments_json(context: template.Context) -> SafeString:
-    """``<script>window.experiments = {...}</script>`` with what this request published.
+    """``<script>window.experiments = {...}</script>`` with what this request published and
+    the client may see (``django_experiments.published``).
 
     Keys are experiment names without ``NAME_PREFIX`` (as the client asks for them); values
     are signatures (``experiment`` is the full name). The CSP nonce comes from the template
@@ -252,7 +254,9 @@ def experiments_json(context: template.Context) -> SafeString:
     request = context.get("request") or getattr(context, "request", None)
     if scope is None and request is not None:
         scope = scope_of(request)
-    published = {} if scope is None else {split_name(k)[0]: v for k, v in scope.published.items()}
+    # Only client-visible experiments that are running (or paused with a stored variant):
+    # a page also runs experiments that are none of the browser's business.
+    published = {} if scope is None else client_view(scope.published)
     nonce = context.get("csp_nonce") or getattr(request, "csp_nonce", None)
     data = mark_safe(published_json(published))  # noqa: S308 - escaped above
     script = "window.experiments = Object.assign(window.experiments || {{}}, {});"

@@ -6,7 +6,7 @@ Everything else is importable from here::
 
     from django_experiments.testing import (
         EventCapture, assert_excludes, assert_registers_behavior, assert_segments,
-        expect_tracked, settle, stub_experiments,
+        expect_tracked, stub_experiments,
     )
 
 See docs/testing.md.
@@ -26,10 +26,16 @@ from django_experiments.testing.assertions import (
     expect_not_tracked,
     expect_tracked,
 )
-from django_experiments.testing.background import settle
 from django_experiments.testing.events import CapturedEvent, EventCapture
 from django_experiments.testing.registry import isolated_registry
 from django_experiments.testing.stubs import Stub, StubStore, active_stubs, stub_experiments
+
+
+def settle(timeout: float = 10.0) -> bool:
+    """Kept for compatibility; always True. Nothing runs in the background any more: a
+    request's writes and events are handed over before its response is returned."""
+    return True
+
 
 __all__ = [
     "MISSING",

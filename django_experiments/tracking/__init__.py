@@ -1,20 +1,16 @@
-"""Tracking: event schema, buffering, Celery shipping, sinks, outbox and dead letters.
+"""Tracking: event schema, the producer (web side), delivery (worker side), sinks, outbox.
 
-``django_experiments.tracking.flush()`` is the flush point outside requests: it ships every
-event tracked in this process outside a scope (shell, scripts, management commands).
+Events leave the process when they are tracked (outside a request) or when the request's
+scope closes: there is no process-wide buffer to flush any more.
 """
 
 from __future__ import annotations
 
 
 def flush() -> int:
-    """Ship the process buffer through Celery (after the current transaction commits).
-
-    Returns the number of events handed over.
-    """
-    from django_experiments.tracking.dispatch import flush as _flush
-
-    return _flush()
+    """Kept for compatibility: events are handed over as they are tracked, so there is
+    nothing left to flush. Returns 0."""
+    return 0
 
 
 __all__ = ["flush"]

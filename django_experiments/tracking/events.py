@@ -1,13 +1,10 @@
-"""Event schema and the buffer events wait in before they leave the process.
-
-Inside a bound scope (a request) events are buffered on the scope and leave once, at the end
-(:func:`django_experiments.tracking.dispatch.flush_scope`). Outside one they go to a process
-buffer that :func:`django_experiments.tracking.flush` empties: the documented flush point for
-shells, scripts and tasks.
+"""The event schema: building and validating one event, and the exposure dedupe window.
 
 An event is one JSON-serialisable dict (docs/tracking.md, "Event schema"): ``id`` (uuid4),
 ``event``, ``experiment``, ``variant``, ``key``, optional ``migration_keys``, ``value``,
-``properties`` and ``timestamp``. Raw user ids never appear: ``key`` is the context's HMAC.
+``properties``, ``timestamp``, ``phase`` (the experiment's phase number when it was built) and
+``forced`` (the variant was chosen by hand: ``glex_force`` or an explicit variant). Raw user ids
+never appear: ``key`` is the context's HMAC.
 """
 
 from __future__ import annotations
@@ -16,7 +13,6 @@ import json
 import logging
 import math
 import os
-import threading
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -33,9 +29,6 @@ logger = logging.getLogger("django_experiments.tracking")
 ASSIGNMENT = "assignment"
 MAX_NAME_LENGTH = 100
 DEDUPE_PREFIX = "glex:trk"
-
-_pending: list[dict[str, Any]] = []
-_pending_lock = threading.Lock()
 
 
 class InvalidEventError(ValueError):
@@ -107,6 +100,7 @@ def build_event(
 ) -> dict[str, Any]:
     """One schema event for ``experiment``'s context; raises InvalidEventError on bad input."""
     signature = experiment.context.signature
+    definition = experiment.definition
     data: dict[str, Any] = {
         "id": new_event_id(),
         "event": validate_name(event),
@@ -116,55 +110,30 @@ def build_event(
         "value": validate_value(value),
         "properties": validate_properties({} if properties is None else properties),
         "timestamp": datetime.now(timezone.utc).isoformat(),
+        "phase": definition.phase if definition is not None else None,
+        "forced": experiment.decision.hand_picked,
     }
     if "migration_keys" in signature:
         data["migration_keys"] = list(signature["migration_keys"])
     return data
 
 
-def emit(event: dict[str, Any]) -> dict[str, Any]:
-    """Buffer one built event: on the bound scope, else in the process buffer."""
-    from django_experiments.engine.scope import current_scope
-
-    scope = current_scope()
-    if scope is not None:
-        scope.events.append(event)
-    else:
-        with _pending_lock:
-            _pending.append(event)
-    return event
-
-
-def emit_assignment(experiment: Experiment) -> dict[str, Any] | None:
-    """The assignment event, at most once per (experiment, context key) per scope.
-
-    Across scopes, at most once per (experiment, context key, variant) per
-    ``TRACKING_DEDUPE_SECONDS``: that check runs where the batch leaves the process
-    (:func:`first_in_window`), one cache round trip per batch rather than one per experiment
-    on the request path. The caller (``Experiment.publish``) has already checked
-    ``should_track``.
-    """
-    scope = experiment.context.scope
-    if scope is not None:
-        seen = (experiment.name, experiment.context.key)
-        if seen in scope.assignment_seen:
-            return None
-        scope.assignment_seen.add(seen)
-    return emit(build_event(experiment, ASSIGNMENT))
-
-
 def dedupe_key(event: Mapping[str, Any]) -> str:
-    # The variant is part of the key: a context that moves to another variant (a forced
-    # assignment, a new phase) gets a fresh assignment event for it.
-    return f"{DEDUPE_PREFIX}:{event['experiment']}:{event['key']}:{event['variant']}"
+    # Once per context, experiment and phase; the variant is part of the key too, so a
+    # context that moves to another variant within a phase (a forced assignment) is exposed
+    # to it as well.
+    return (
+        f"{DEDUPE_PREFIX}:{event['experiment']}:{event['key']}:"
+        f"{event.get('phase')}:{event['variant']}"
+    )
 
 
 def first_in_window(batch: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """``batch`` without the assignment events already sent within the dedupe window.
 
-    Called where events leave the process (the background publisher, or the hand-over when
-    publishing inline). A dead cache keeps every event: at-least-once means a duplicate is the
-    lesser harm (consumers can collapse assignments per key).
+    Called where events leave the process (the hand-over after commit). A dead cache keeps
+    every event: at-least-once means a duplicate is the lesser harm (results count a context's
+    first exposure).
     """
     window = settings.TRACKING_DEDUPE_SECONDS
     if not window or window <= 0:
@@ -208,16 +177,3 @@ def _django_redis_client(cache: Any) -> Any:
     if type(client) is not DefaultClient:  # sharded / herd clients: the generic path
         return None
     return client
-
-
-def take_pending() -> list[dict[str, Any]]:
-    """Empty the process buffer and return what it held (the flush point's input)."""
-    with _pending_lock:
-        events = list(_pending)
-        _pending.clear()
-    return events
-
-
-def pending_count() -> int:
-    with _pending_lock:
-        return len(_pending)

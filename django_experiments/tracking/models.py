@@ -90,8 +90,3 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"dead letter #{self.pk} for {self.sink} ({self.event_count} events)"
-
-
-# Register the Celery tasks whenever the app registry loads (web processes and workers alike):
-# Celery's autodiscover_tasks() looks for django_experiments.tasks, not this subpackage.
-from django_experiments.tracking import tasks as _tasks  # noqa: E402,F401

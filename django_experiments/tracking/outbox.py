@@ -12,53 +12,21 @@ Drainers: the ``django_experiments.tracking.drain_outbox`` periodic task (Celery
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
 
+from django_experiments.tracking.delivery import deliver_batch
 from django_experiments.tracking.models import OutboxBatch
+from django_experiments.tracking.producer import publish
 
 logger = logging.getLogger("django_experiments.tracking")
 
 PAGE = 100
-
-
-def store(
-    batch: Sequence[dict[str, Any]],
-    *,
-    sinks: Sequence[str] | None = None,
-    attempt: int = 1,
-    dead_letter_id: int | None = None,
-    delay: float = 0.0,
-    error: str = "",
-) -> OutboxBatch | None:
-    """Write one batch to the outbox; it becomes due ``delay`` seconds from now."""
-    now = timezone.now()
-    try:
-        return OutboxBatch.objects.create(
-            events=list(batch),
-            sinks=list(sinks) if sinks is not None else None,
-            attempt=attempt,
-            dead_letter_id=dead_letter_id,
-            available_at=now + timedelta(seconds=max(0.0, delay)),
-            created_at=now,
-            last_error=error[:2000],
-        )
-    except Exception:
-        # Broker and database both down: the log line is the last copy, so it carries the
-        # events themselves (recoverable from log aggregation).
-        logger.critical(
-            "Tracking outbox write failed; events follow: %s",
-            json.dumps(list(batch), default=str),
-            exc_info=True,
-        )
-        return None
 
 
 @dataclass
@@ -82,8 +50,6 @@ def drain(limit: int = 1000, *, inline: bool = False) -> DrainResult:
     locks, so concurrent drainers never publish the same row twice. SQLite has no row locks;
     there a concurrent drainer may duplicate a batch, which ids make harmless.
     """
-    from django_experiments.tracking.dispatch import deliver_batch, publish
-
     result = DrainResult()
     started = timezone.now()
     last_id = 0

@@ -1,8 +1,8 @@
 """Celery tasks of the tracking pipeline (``shared_task``: the host project owns the app).
 
 ``deliver`` sends one batch to the sinks; ``drain_outbox`` re-publishes outbox batches (run
-it from Celery beat, see docs/tracking.md). Events tracked inside any Celery task, outside a
-scope, are flushed when the task ends (``task_postrun``).
+it from Celery beat, see docs/tracking.md). Events tracked inside a task are handed over when
+they are tracked (after the task's transaction commits), so nothing waits for the task's end.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
-from celery.signals import task_postrun
 
-from django_experiments.tracking import dispatch
+from django_experiments.tracking.delivery import deliver_batch
+from django_experiments.tracking.outbox import drain
 
 
 @shared_task(name="django_experiments.tracking.deliver", ignore_result=True, acks_late=True)
@@ -22,24 +22,15 @@ def deliver(
     attempt: int = 1,
     dead_letter_id: int | None = None,
 ) -> dict[str, str]:
-    """Send one batch to each sink; failures are retried per sink (see dispatch.deliver_batch).
+    """Send one batch to each sink; failures are retried per sink (see delivery.deliver_batch).
 
     ``acks_late``: a worker that dies mid-delivery leaves the message to be redelivered, which
     at-least-once delivery wants; sinks dedupe on event ids.
     """
-    return dispatch.deliver_batch(events, sinks, attempt, dead_letter_id)
+    return deliver_batch(events, sinks, attempt, dead_letter_id)
 
 
 @shared_task(name="django_experiments.tracking.drain_outbox", ignore_result=True)
 def drain_outbox(limit: int = 1000) -> int:
     """Re-publish due outbox batches; returns how many left the outbox."""
-    from django_experiments.tracking.outbox import drain
-
     return drain(limit).drained
-
-
-@task_postrun.connect(weak=False)
-def _flush_after_task(**kwargs: Any) -> None:
-    # Code in a task that calls exp.track() outside a scope fills the process buffer; ship it
-    # when the task ends rather than whenever something else happens to flush.
-    dispatch.flush()

@@ -95,16 +95,16 @@ def test_invalid_queries_are_400(client: Any, visible: Any, query: dict[str, str
 def test_dnt_assigns_without_tracking(
     client: Any, visible: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from django_experiments.tracking import dispatch
+    from django_experiments.tracking import producer
 
     seen: list[Any] = []
-    original = dispatch.flush_scope
+    original = producer.ship
 
-    def flush(scope: Any) -> None:
-        seen.extend(scope.events)
-        original(scope)
+    def ship(batch: Any) -> None:
+        seen.extend(batch)
+        original(batch)
 
-    monkeypatch.setattr(dispatch, "flush_scope", flush)
+    monkeypatch.setattr(producer, "ship", ship)
     client.get(URL, {"experiments": "cta"}, HTTP_DNT="1")
     assert seen == []
     client.get(URL, {"experiments": "cta"})

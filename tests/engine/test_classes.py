@@ -456,7 +456,7 @@ def test_inline_overrides_stay_at_their_call_site_within_a_request(make_experime
         def old(self) -> str:
             return "control"
 
-    with activate(Scope()):
+    with activate(Scope(deferring=True)):
         first = experiment("cta", actor="u")
         assert first.on("candidate", lambda: "inline").run() == "inline"
         second = experiment("cta", actor="u")
@@ -680,7 +680,7 @@ def test_forced_assignment_overwrites_stored_but_not_disabled(make_experiment: A
 
 def test_request_memo_resolves_once(make_experiment: Any) -> None:
     make_experiment("cta", control=1, candidate=0)
-    with activate(Scope()) as scope:
+    with activate(Scope(deferring=True)) as scope:
         first = experiment("cta", actor="u")
         assert first.assigned.name == "control"
         # Change the store behind the memo's back: a second read would see candidate.

@@ -1,4 +1,4 @@
-"""The definitions snapshot: zero queries once warm, freshness, corrupt caches, bad rows."""
+"""The definitions snapshot: zero queries once warm, freshness from the database, bad rows."""
 
 from __future__ import annotations
 
@@ -7,21 +7,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.core.cache import caches
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from django_experiments import experiment
 from django_experiments.engine import definitions
-from django_experiments.engine.definitions import (
-    BLOB_KEY,
-    SCHEMA,
-    VERSION_KEY,
-    Definition,
-    all_definitions,
-    get_definition,
-    load_from_db,
-)
+from django_experiments.engine.definitions import Definition, all_definitions, get_definition
+from django_experiments.engine.hooks import hooks
+from django_experiments.loader import load_from_db
 from django_experiments.models import Experiment, Phase, Treatment
 
 
@@ -34,15 +27,18 @@ def _resolve_many(n: int = 50) -> set[str]:
     return names
 
 
-def _as_other_process(state: tuple[Any, Any, float]) -> None:
+def _as_other_process(state: tuple[Any, float]) -> None:
     """Put back a snapshot taken earlier: this process now behaves like one that loaded then."""
-    definitions._snapshot.definitions, definitions._snapshot.version = state[0], state[1]
-    definitions._snapshot.checked_at = state[2]
+    definitions._snapshot.definitions, definitions._snapshot.checked_at = state
 
 
-def _take() -> tuple[Any, Any, float]:
+def _take() -> tuple[Any, float]:
     snap = definitions._snapshot
-    return snap.definitions, snap.version, snap.checked_at
+    return snap.definitions, snap.checked_at
+
+
+def _ttl_passes(settings: Any) -> None:
+    definitions._snapshot.checked_at -= settings.DJANGO_EXPERIMENTS.get("DEFINITIONS_TTL", 5) + 1
 
 
 def test_zero_queries_per_resolution_once_warm(
@@ -53,17 +49,6 @@ def test_zero_queries_per_resolution_once_warm(
     with django_assert_num_queries(0):
         assert _resolve_many() == {"control", "candidate"}
         experiment("unknown-name", actor="u1").assigned  # noqa: B018
-
-
-def test_zero_queries_when_another_process_loads_the_shared_blob(
-    make_experiment: Any, django_assert_num_queries: Any
-) -> None:
-    make_experiment("cta", control=1, candidate=1)
-    all_definitions()  # this process publishes the blob
-    assert caches["default"].get(BLOB_KEY)["version"] == caches["default"].get(VERSION_KEY)
-    definitions.invalidate(shared=False)  # a cold process sharing the cache
-    with django_assert_num_queries(0):
-        assert _resolve_many() == {"control", "candidate"}
 
 
 def test_change_takes_effect_immediately_in_the_saving_process(make_experiment: Any) -> None:
@@ -93,111 +78,94 @@ def test_other_process_picks_up_change_within_ttl(
     _as_other_process(other)
     # Within the TTL the other process may still serve what it had...
     assert get_definition("cta").status == "running"  # type: ignore[union-attr]
-    # ...and once the TTL has passed it sees the change, from the shared blob, not the DB.
-    definitions._snapshot.checked_at -= settings.DJANGO_EXPERIMENTS.get("DEFINITIONS_TTL", 5) + 1
-    with django_assert_num_queries(0):
+    # ...and once the TTL has passed it reloads from the database: three queries.
+    _ttl_passes(settings)
+    with django_assert_num_queries(3):
         assert get_definition("cta").status == "paused"  # type: ignore[union-attr]
 
 
-def test_ttl_zero_checks_the_version_every_time(
-    make_experiment: Any, settings: Any, django_assert_num_queries: Any
-) -> None:
+def test_ttl_zero_reloads_every_time(make_experiment: Any, settings: Any) -> None:
     settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "DEFINITIONS_TTL": 0}
     exp = make_experiment("cta", control=1, candidate=1)
     all_definitions()
-    other = _take()
-    exp.status = "draft"
-    exp.save()
-    all_definitions()  # republish
-    _as_other_process(other)
-    with django_assert_num_queries(0):
-        assert get_definition("cta").status == "draft"  # type: ignore[union-attr]
+    Experiment.objects.filter(pk=exp.pk).update(status="draft")  # no signals
+    assert get_definition("cta").status == "draft"  # type: ignore[union-attr]
 
 
-def test_clearing_only_the_in_process_snapshot_reloads(make_experiment: Any) -> None:
+@pytest.mark.parametrize("how", ["update", "raw_sql"])
+def test_changes_without_signals_are_seen_within_the_ttl(
+    make_experiment: Any, settings: Any, how: str
+) -> None:
     exp = make_experiment("cta", control=1, candidate=1)
-    all_definitions()
-    Experiment.objects.filter(pk=exp.pk).update(status="concluded")  # no signals
+    assert experiment("cta", actor="u1").enabled
+    if how == "update":
+        Experiment.objects.filter(pk=exp.pk).update(status="draft")
+    else:
+        with connection.cursor() as cursor:
+            table = Experiment._meta.db_table
+            cursor.execute(f"UPDATE {table} SET status = %s WHERE id = %s", ["draft", exp.pk])
+    # No signal reached this process: it may serve the old status until the TTL passes...
     assert get_definition("cta").status == "running"  # type: ignore[union-attr]
-    caches["default"].delete(BLOB_KEY)
-    definitions._snapshot.definitions = None
-    assert get_definition("cta").status == "concluded"  # type: ignore[union-attr]
+    _ttl_passes(settings)
+    # ...and not a moment longer, whoever else shares a cache with it.
+    assert get_definition("cta").status == "draft"  # type: ignore[union-attr]
+    assert not experiment("cta", actor="u1").enabled
 
 
-@pytest.mark.parametrize(
-    "blob",
-    [
-        "not a dict",
-        {"schema": SCHEMA},
-        {"schema": SCHEMA, "version": "<v>", "experiments": 5},
-        {"schema": SCHEMA, "version": "<v>", "experiments": ["cta"]},
-        {"schema": SCHEMA, "version": "<v>", "experiments": [{"name": "cta"}]},
-        {
-            "schema": SCHEMA,
-            "version": "<v>",
-            "experiments": [
-                {
-                    "name": "cta",
-                    "status": "running",
-                    "salt": "s",
-                    "treatments": [["control", 1, True, None]],
-                    "control": "control",
-                    "winner": None,
-                    "ranges": [[0, 10000, "ghost"]],
-                    "phase": 1,
-                }
-            ],
-        },
-        {"schema": 999, "version": "<v>", "experiments": []},
-    ],
-    ids=["str", "no-version", "int-list", "str-item", "missing-keys", "ghost", "schema"],
-)
-def test_corrupt_blob_reloads_from_db(
-    blob: Any, make_experiment: Any, caplog: pytest.LogCaptureFixture
+def test_a_change_landing_during_a_reload_is_seen_at_the_next_one(
+    make_experiment: Any, settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    make_experiment("cta", control=1, candidate=1)
-    cache = caches["default"]
-    cache.set(VERSION_KEY, "v-corrupt", None)
-    if isinstance(blob, dict) and blob.get("version") == "<v>":
-        blob = {**blob, "version": "v-corrupt"}
-    cache.set(BLOB_KEY, blob, None)
-    definitions.invalidate(shared=False)
-    with caplog.at_level(logging.WARNING, logger="django_experiments"):
-        assert _resolve_many(20) == {"control", "candidate"}
-    # The blob is repaired for every other process.
-    repaired = cache.get(BLOB_KEY)
-    assert repaired["version"] == "v-corrupt"
-    assert [d["name"] for d in repaired["experiments"]] == ["cta"]
+    """The race of the old shared-cache design: another process's commit (and its
+    invalidation) lands between this process's read and the moment it keeps the snapshot.
+    Nothing is written back any more, so the next reload after the TTL sees the change."""
+    exp = make_experiment("cta", control=1, candidate=1)
+    definitions.invalidate()
+    real = hooks.load_definitions
+
+    def load_then_other_process_commits() -> Any:
+        loaded = real()
+        Experiment.objects.filter(pk=exp.pk).update(status="draft")
+        definitions.invalidate()  # the other process's signal: nothing reaches us anyway
+        return loaded
+
+    monkeypatch.setattr(hooks, "load_definitions", load_then_other_process_commits)
+    assert get_definition("cta").status == "running"  # type: ignore[union-attr]
+    monkeypatch.setattr(hooks, "load_definitions", real)
+    _ttl_passes(settings)
+    assert get_definition("cta").status == "draft"  # type: ignore[union-attr]
 
 
-def test_shared_cache_unreachable_falls_back_to_db(
-    make_experiment: Any, settings: Any, caplog: pytest.LogCaptureFixture
+def test_a_dead_cache_is_not_in_the_way(
+    make_experiment: Any, settings: Any, dead_cache: str
 ) -> None:
-    settings.CACHES = {
-        **settings.CACHES,
-        "dead": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": "redis://127.0.0.1:1/0",
-            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.2, "SOCKET_TIMEOUT": 0.2},
-        },
-    }
-    settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "DEFINITIONS_CACHE_ALIAS": "dead"}
+    settings.CACHES = {**settings.CACHES, "default": settings.CACHES[dead_cache]}
     make_experiment("cta", control=1, candidate=1)  # signals invalidate: must not raise
-    with caplog.at_level(logging.WARNING, logger="django_experiments"):
-        assert experiment("cta", actor="u1").enabled
-    assert "Definitions cache unreachable" in caplog.text
-
-
-def test_unknown_definitions_cache_alias_does_not_crash(
-    make_experiment: Any, settings: Any
-) -> None:
-    make_experiment("cta", control=1, candidate=1)
-    settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "DEFINITIONS_CACHE_ALIAS": "nope"}
-    definitions.invalidate(shared=False)
+    definitions.invalidate()
     assert experiment("cta", actor="u1").enabled
 
 
-def test_uncommitted_definitions_are_not_published(make_experiment: Any) -> None:
+def test_an_unreadable_database_keeps_the_last_snapshot(
+    make_experiment: Any, settings: Any, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    make_experiment("cta", control=1, candidate=1)
+    assert experiment("cta", actor="u1").enabled
+
+    def broken() -> Any:
+        raise RuntimeError("database is down")
+
+    monkeypatch.setattr(hooks, "load_definitions", broken)
+    _ttl_passes(settings)
+    with caplog.at_level(logging.WARNING, logger="django_experiments"):
+        assert experiment("cta", actor="u1").enabled  # the last snapshot, not a 500
+        definitions.invalidate()
+        cold = experiment("cta", actor="u1")  # no snapshot at all: control, untracked
+        assert cold.assigned.name == "control"
+        assert not cold.should_track
+    assert "Loading experiment definitions failed" in caplog.text
+
+
+def test_uncommitted_definitions_are_not_kept(make_experiment: Any, settings: Any) -> None:
     exp = make_experiment("cta", control=1, candidate=1)
     all_definitions()
 
@@ -207,30 +175,12 @@ def test_uncommitted_definitions_are_not_published(make_experiment: Any) -> None
     with pytest.raises(Rollback), transaction.atomic():
         exp.status = "paused"
         exp.save()
-        # The saving process sees its own change...
+        # The saving transaction sees its own change...
         assert get_definition("cta").status == "paused"  # type: ignore[union-attr]
-        # ...but it is not published: it may never commit.
-        assert caches["default"].get(BLOB_KEY) is None
+        # ...but the process does not keep it as its snapshot: it may never commit.
+        assert definitions._snapshot.definitions is None
         raise Rollback
-    # Rolled back: this process serves the stale view at most until its next TTL check.
-    definitions._snapshot.checked_at -= 10
     assert get_definition("cta").status == "running"  # type: ignore[union-attr]
-    assert caches["default"].get(BLOB_KEY)["experiments"][0]["status"] == "running"
-
-
-def test_transactions_without_changes_still_publish(make_experiment: Any) -> None:
-    """ATOMIC_REQUESTS wraps every view in a transaction: that alone must not stop sharing."""
-    exp = make_experiment("cta", control=1, candidate=1)
-    with pytest.raises(RuntimeError), transaction.atomic():
-        exp.status = "paused"
-        exp.save()
-        all_definitions()
-        raise RuntimeError("rolled back")
-    caches["default"].delete(BLOB_KEY)
-    definitions.invalidate(shared=False)
-    with transaction.atomic():
-        assert get_definition("cta").status == "running"  # type: ignore[union-attr]
-        assert caches["default"].get(BLOB_KEY)["experiments"][0]["status"] == "running"
 
 
 def test_invalid_weight_rows_do_not_break_resolution(make_experiment: Any) -> None:

@@ -71,8 +71,9 @@ def test_events_are_captured_not_shipped(
 ) -> None:
     stub_experiments(headline={"variant": "candidate", "assigned": True})
     client.post("/headline/")
-    # The view tracks, then the template runs the experiment (the assignment event).
-    assert [e["event"] for e in experiment_events.events] == ["subscribed", "assignment"]
+    # Tracking reads the variant, which records the exposure first; the template's run of
+    # the same experiment in the same request records nothing more.
+    assert [e["event"] for e in experiment_events.events] == ["assignment", "subscribed"]
     assert {e["variant"] for e in experiment_events.events} == {"candidate"}
     experiment_events.assert_tracked("headline", "subscribed", value=None, properties={})
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import os
+import pty
 import subprocess
 import sys
 import unittest
@@ -146,18 +148,106 @@ def test_existing_row_is_left_unchanged(shop_app: Path, make_experiment: Any) ->
     assert "exists (running; treatments: candidate, control); left unchanged" in output
 
 
+class _Terminal(StringIO):
+    """Typed answers on what claims to be a terminal (the command asks only on a TTY)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
 @pytest.mark.django_db
-def test_interactive_prompt_offers_the_row(shop_app: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interactive_prompt_offers_the_row(shop_app: Path) -> None:
     from django_experiments.models import Experiment
 
-    answers = iter(["y"])
-    prompts: list[str] = []
-    monkeypatch.setattr("builtins.input", lambda prompt: prompts.append(prompt) or next(answers))
-    run("signup_cta", "--app", "shopapp")
-    assert prompts == [
+    out = StringIO()
+    call_command(
+        "startexperiment", "signup_cta", "--app", "shopapp", stdin=_Terminal("y\n"), stdout=out
+    )
+    assert (
         "Create the admin row 'signup_cta' as a draft with variants control, candidate? [y/N] "
-    ]
+        in out.getvalue()
+    )
     assert Experiment.objects.filter(name="signup_cta", status="draft").exists()
+
+
+@pytest.mark.django_db
+def test_end_of_input_at_the_prompt_is_no(shop_app: Path) -> None:
+    from django_experiments.models import Experiment
+
+    call_command(
+        "startexperiment", "signup_cta", "--app", "shopapp", stdin=_Terminal(""), stdout=StringIO()
+    )
+    assert not Experiment.objects.exists()
+    assert (shop_app / "experiments.py").exists()
+
+
+@pytest.mark.django_db
+def test_without_a_terminal_nothing_is_asked_and_no_row_is_made(shop_app: Path) -> None:
+    from django_experiments.models import Experiment
+
+    out = StringIO()
+    call_command(
+        "startexperiment", "signup_cta", "--app", "shopapp", stdin=StringIO("y\n"), stdout=out
+    )
+    assert "[y/N]" not in out.getvalue()
+    assert "stdin is not a terminal" in out.getvalue()
+    assert "--create-row" in out.getvalue()
+    assert not Experiment.objects.exists()
+    assert (shop_app / "experiments.py").exists()
+
+
+def _command_in_subprocess(tmp_path: Path, shop_app: Path, stdin: Any) -> subprocess.Popen[str]:
+    """``python -m django startexperiment`` in a real process, shopapp installed."""
+    (tmp_path / "qs_settings.py").write_text(
+        "from tests.settings import *  # noqa: F403\n"
+        "INSTALLED_APPS = [*INSTALLED_APPS, 'shopapp']  # noqa: F405\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(root)]),
+        "DJANGO_SETTINGS_MODULE": "qs_settings",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "django", "startexperiment", "signup_cta", "--app", "shopapp"],
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+
+
+@pytest.mark.parametrize("stdin", ["devnull", "pipe"])
+def test_a_non_tty_stdin_in_a_real_process_does_not_prompt(
+    tmp_path: Path, shop_app: Path, stdin: str
+) -> None:
+    """The bug: ``input()`` on a closed or piped stdin raised EOFError after writing files."""
+    if stdin == "devnull":
+        proc = _command_in_subprocess(tmp_path, shop_app, subprocess.DEVNULL)
+        output, _ = proc.communicate(timeout=60)
+    else:
+        proc = _command_in_subprocess(tmp_path, shop_app, subprocess.PIPE)
+        output, _ = proc.communicate("y\n", timeout=60)
+    assert proc.returncode == 0, output
+    assert "EOFError" not in output and "[y/N]" not in output
+    assert "No admin row created: stdin is not a terminal" in output
+    assert (shop_app / "experiments.py").exists()
+
+
+def test_a_real_terminal_gets_the_question(tmp_path: Path, shop_app: Path) -> None:
+    controller, terminal = pty.openpty()
+    try:
+        proc = _command_in_subprocess(tmp_path, shop_app, terminal)
+        os.write(controller, b"n\n")
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        os.close(controller)
+        os.close(terminal)
+    assert proc.returncode == 0, output
+    assert "as a draft with variants control, candidate? [y/N]" in output
+    assert "stdin is not a terminal" not in output
 
 
 @pytest.mark.django_db

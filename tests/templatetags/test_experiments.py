@@ -95,6 +95,11 @@ def test_output_is_autoescaped(client: Any, make_experiment: Any) -> None:
 
 
 def test_experiments_json(client: Any, cta: Any) -> None:
+    from django_experiments.engine.definitions import invalidate
+
+    cta.client_visible = True  # only client-visible experiments are published
+    cta.save()
+    invalidate()
     html = _html(client, "json")
     match = re.fullmatch(
         r"(control|candidate)<script>window\.experiments = Object\.assign\(window\.experiments "
@@ -214,7 +219,7 @@ def test_track_tag_is_in_the_experiments_library(make_experiment: Any) -> None:
     from django_experiments.engine.scope import Scope, activate
 
     make_experiment("cta", control=1, candidate=1)
-    with activate(Scope()) as scope:
+    with activate(Scope(deferring=True)) as scope:
         out = Template('{% load experiments %}[{% track "cta" "viewed" value=2 actor="a" %}]')
         assert out.render(Context({})) == "[]"
     [event] = [e for e in scope.events if e["event"] == "viewed"]

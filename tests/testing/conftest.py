@@ -25,6 +25,9 @@ def run_inner(pytester: Pytester, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
     # The inner run never touches a database; keep it off a shared PostgreSQL test database.
     monkeypatch.delenv("DATABASE_URL", raising=False)
+    # Events leave when tracked: the inner run's default Celery app must not publish them to
+    # a real broker on this machine (Celery reads this variable for its default app).
+    monkeypatch.setenv("CELERY_BROKER_URL", "memory://")
 
     def run(**files: str) -> Any:
         pytester.makepyfile(**files)

@@ -163,9 +163,11 @@ def test_not_tracked(stub_experiments):
 
 
 def test_events_fixture_captures_instead_of_shipping(stub_experiments, experiment_events):
-    from django_experiments.tracking import events
+    from django_experiments.tracking import producer
 
-    events.take_pending()  # earlier tests ran experiments without a capture
+    shipped = []
+    original = producer.ship
+    producer.ship = shipped.extend
     stub_experiments(pill="red")
     experiment("pill", actor="u").run()
     experiment("pill", actor="u").track("clicked", value=2)
@@ -173,7 +175,8 @@ def test_events_fixture_captures_instead_of_shipping(stub_experiments, experimen
     assert experiment_events.named("clicked", "pill")[0]["value"] == 2
     experiment_events.assert_tracked("pill", "clicked", value=2)
     experiment_events.assert_not_tracked("pill", "clicked", value=3)
-    assert events.take_pending() == []
+    producer.ship = original
+    assert shipped == []
 """
 )
 
@@ -407,50 +410,3 @@ def test_negated_tracking_rejects_variant():
 """
     )
     result.assert_outcomes(passed=4)
-
-
-SETTLED = """
-import pytest
-
-from django_experiments.engine import writebehind
-from django_experiments.engine.stores import Store
-
-landed = []
-
-
-class Recording(Store):
-    name = "recording"
-
-    def put_many(self, entries):
-        landed.extend(entries)
-
-
-@pytest.fixture
-def cleanup():
-    yield
-    # Fixture teardown, where a test cleans its store: the write has already landed.
-    assert landed == [("cta", "k", "control")]
-
-
-def test_leaves_a_first_visit_write_queued(cleanup):
-    assert writebehind.writer.submit([(Recording(), "cta", "k", "control")])
-
-
-@pytest.fixture
-def queues_in_teardown():
-    yield
-    assert writebehind.writer.submit([(Recording(), "cta", "late", "control")])
-
-
-def test_a_fixture_teardown_queues_a_write(queues_in_teardown):
-    pass
-
-
-def test_the_next_test_starts_with_it_written():
-    assert ("cta", "late", "control") in landed
-"""
-
-
-def test_background_work_is_finished_before_fixtures_are_torn_down(run_inner: Any) -> None:
-    result = run_inner(test_settled=SETTLED)
-    result.assert_outcomes(passed=3)

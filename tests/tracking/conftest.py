@@ -21,7 +21,6 @@ from celery import Celery
 from celery.contrib.testing.worker import start_worker
 from django.db import OperationalError, close_old_connections
 
-from django_experiments.tracking import events as events_mod
 from tests.celery_apps import make_app, use_app
 from tests.conftest import require_service
 
@@ -67,10 +66,8 @@ def eager_celery() -> Iterator[Celery]:
     """An eager app (the example project's embedded mode) unless a test switches apps."""
     RecordingSink.batches = []
     FailingSink.calls = 0
-    events_mod.take_pending()
     with use_app(make_app("memory://", eager=True)) as app:
         yield app
-    events_mod.take_pending()
 
 
 @pytest.fixture

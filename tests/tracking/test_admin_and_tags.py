@@ -89,7 +89,7 @@ def test_track_tag_records_an_event_and_renders_nothing(make_experiment: Any) ->
         '{% load experiment_tracking %}[{% track "cta" "viewed" value=2 plan="pro" %}]'
     )
     request = RequestFactory().get("/")
-    with activate(Scope()) as scope:
+    with activate(Scope(deferring=True)) as scope:
         assert template.render(Context({"request": request})) == "[]"
     (viewed,) = [e for e in scope.events if e["event"] == "viewed"]
     assert (viewed["value"], viewed["properties"]) == (2, {"plan": "pro"})
@@ -102,12 +102,12 @@ def test_track_tag_with_bad_properties(make_experiment: Any, settings: Any, capl
     )
     context = Context({"blob": "x" * 10_000})
     settings.DEBUG = False
-    with activate(Scope()) as scope:
+    with activate(Scope(deferring=True)) as scope:
         assert template.render(context) == ""
     assert [e for e in scope.events if e["event"] == "viewed"] == []
     assert "ignored an invalid event" in caplog.text
     settings.DEBUG = True
-    with pytest.raises(InvalidEventError), activate(Scope()):
+    with pytest.raises(InvalidEventError), activate(Scope(deferring=True)):
         template.render(context)
 
 

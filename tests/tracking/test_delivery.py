@@ -19,18 +19,17 @@ from django.db import connection, transaction
 from django.utils import timezone as dj_timezone
 
 from django_experiments.engine.scope import Scope
-from django_experiments.tracking import events as events_mod
 from django_experiments.tracking import flush
 from django_experiments.tracking.dispatch import (
     backoff,
     deliver_batch,
     enqueue,
     flush_scope,
-    publisher,
     redrive,
 )
 from django_experiments.tracking.models import DeadLetter, OutboxBatch, TrackedEvent
 from django_experiments.tracking.outbox import drain
+from django_experiments.tracking.producer import emit
 from django_experiments.tracking.sinks import (
     CallableSink,
     DatabaseSink,
@@ -256,8 +255,6 @@ def test_broker_down_writes_the_outbox_and_inline_drain_delivers(tracking_settin
     with use_app(make_app(DEAD_BROKER)):
         for batch in batches:
             flush_scope(Scope(events=batch))
-        # A real (here: dead) broker: batches are published from the background thread.
-        assert publisher.flush()
         assert sorted(e["id"] for b in OutboxBatch.objects.all() for e in b.events) == sorted(
             b[0]["id"] for b in batches
         )
@@ -287,31 +284,31 @@ def test_drain_skips_batches_not_yet_due_and_respects_limit(tracking_settings: A
     assert len(RecordingSink.batches) == 3
 
 
-def test_flush_point_outside_requests_and_the_command_flag(tracking_settings: Any) -> None:
+def test_events_outside_requests_leave_at_once_and_the_command_flag(
+    tracking_settings: Any,
+) -> None:
     tracking_settings(TRACKING_SINKS=[RECORDING_SINK])
-    events_mod.emit(event())
-    events_mod.emit(event())
-    assert flush() == 2
-    assert len(RecordingSink.batches) == 1
-    events_mod.emit(event())
-    call_command("drain_outbox", "--flush", stdout=io.StringIO())
+    emit(None, event())
+    emit(None, event())
+    assert len(RecordingSink.batches) == 2
+    assert flush() == 0
+    call_command("drain_outbox", "--flush", stdout=io.StringIO())  # still accepted
     assert len(RecordingSink.batches) == 2
     with pytest.raises(CommandError, match="--limit"):
         call_command("drain_outbox", "--limit", "0")
 
 
-def test_events_tracked_inside_a_celery_task_are_flushed_when_it_ends(
+def test_events_tracked_inside_a_celery_task_leave_with_the_task(
     eager_celery: Any, tracking_settings: Any
 ) -> None:
     tracking_settings(TRACKING_SINKS=[RECORDING_SINK])
 
     @eager_celery.task(name="tests.tracking.track_in_task")
     def track_in_task() -> None:
-        events_mod.emit(event(event="from_task"))
+        emit(None, event(event="from_task"))
 
     track_in_task.delay()
     assert [e["event"] for b in RecordingSink.batches for e in b] == ["from_task"]
-    assert events_mod.pending_count() == 0
 
 
 class BrokenDbSink:

@@ -35,7 +35,7 @@ class User:
 
 def test_assignment_event_has_the_schema_and_no_raw_ids(make_experiment: Any) -> None:
     make_experiment("cta")
-    with activate(Scope()) as scope:
+    with activate(Scope(deferring=True)) as scope:
         exp = experiment("cta", actor=User(4242))
         exp.run()
     assert len(scope.events) == 1
@@ -49,7 +49,11 @@ def test_assignment_event_has_the_schema_and_no_raw_ids(make_experiment: Any) ->
         "value",
         "properties",
         "timestamp",
+        "phase",
+        "forced",
     }
+    # No phase yet: the test's transaction never commits, and phases are recorded on commit.
+    assert event["phase"] == 0 and event["forced"] is False
     assert uuid.UUID(event["id"]).version == 4
     assert event["event"] == "assignment"
     assert event["experiment"] == "cta"
@@ -62,7 +66,7 @@ def test_assignment_event_has_the_schema_and_no_raw_ids(make_experiment: Any) ->
 
 def test_track_carries_value_properties_and_migration_keys(make_experiment: Any) -> None:
     make_experiment("cta")
-    with activate(Scope()) as scope:
+    with activate(Scope(deferring=True)) as scope:
         exp = experiment("cta", actor="new", migrated_from={"actor": "old"})
         exp.track("clicked", value=2.5, position="hero")
     (event,) = [e for e in scope.events if e["event"] == "clicked"]
@@ -83,13 +87,12 @@ def test_nothing_is_tracked_when_should_track_is_false(make_experiment: Any, cas
         exp.publish()
         assert exp.track("clicked", value=1) is None
     assert scope.events == []
-    assert events_mod.take_pending() == []
 
 
 def test_assignment_once_per_request_for_the_same_key(make_experiment: Any, settings: Any) -> None:
     settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "TRACKING_DEDUPE_SECONDS": 0}
     make_experiment("cta")
-    with activate(Scope()) as scope:
+    with activate(Scope(deferring=True)) as scope:
         experiment("cta", actor="a").run()
         experiment("cta", actor="a").publish()
         # A separate instance with the same key (not memoised: another keyword spelling).
@@ -113,7 +116,7 @@ def shipped_assignments(*scopes: Scope) -> list[dict[str, Any]]:
 
 
 def request(*actors: str, variant: str | None = None) -> Scope:
-    with activate(Scope()) as scope:
+    with activate(Scope(deferring=True)) as scope:
         for actor in actors:
             experiment("cta", variant, actor=actor).run()
     return scope
@@ -135,19 +138,23 @@ def test_assignment_dedupe_window_across_requests(
     assert len(shipped_assignments(request("a"))) == 1
 
 
-def test_repeats_merged_into_one_batch_are_dropped_too(
-    make_experiment: Any, tracking_settings: Any
+def test_dedupe_window_is_per_phase(
+    make_experiment: Any, tracking_settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    from django_experiments.tracking.dispatch import _publish_all
+    from django_experiments.models import Treatment
 
     tracking_settings(TRACKING_DEDUPE_SECONDS=3600, TRACKING_SINKS=[RECORDING_SINK])
-    make_experiment("cta")
-    RecordingSink.batches.clear()
-    # What the background publisher does with three requests' batches queued together.
-    _publish_all([request("a").events, request("a").events, request("b").events])
-    shipped = [e for batch in RecordingSink.batches for e in batch]
-    assert sorted(e["key"] for e in shipped) == sorted({e["key"] for e in shipped})
-    assert len(shipped) == 2
+    with django_capture_on_commit_callbacks(execute=True):  # phases are recorded on commit
+        exp = make_experiment("cta", control=1, candidate=1)
+    first = shipped_assignments(request("a"))
+    assert [e["phase"] for e in first] == [1]
+    with django_capture_on_commit_callbacks(execute=True):
+        treatment = Treatment.objects.get(experiment=exp, name="candidate")
+        treatment.weight = 3
+        treatment.save()  # a new phase
+    again = shipped_assignments(request("a"))
+    assert [e["phase"] for e in again] == [2]  # exposed again, in the new phase
+    assert shipped_assignments(request("a")) == []
 
 
 def test_dedupe_window_is_per_variant(make_experiment: Any, tracking_settings: Any) -> None:
@@ -257,28 +264,54 @@ def test_invalid_names_and_values(
 
 def test_track_with_invalid_properties_raises_and_buffers_nothing(make_experiment: Any) -> None:
     make_experiment("cta")
-    with activate(Scope()) as scope:
+    with activate(Scope(deferring=True)) as scope:
         exp = experiment("cta", actor="a")
         with pytest.raises(InvalidEventError):
             exp.track("clicked", blob="x" * 10_000)
     assert [e for e in scope.events if e["event"] == "clicked"] == []
 
 
-def test_outside_a_scope_events_wait_for_the_flush_point(
+def test_outside_a_scope_events_are_handed_over_at_once(
     make_experiment: Any, tracking_settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
     tracking_settings(TRACKING_SINKS=[RECORDING_SINK], TRACKING_DEDUPE_SECONDS=0)
     make_experiment("cta")
-    exp = experiment("cta", actor="a")
-    exp.run()
-    exp.track("clicked")
-    assert events_mod.pending_count() == 2
-    assert RecordingSink.batches == []
-    with django_capture_on_commit_callbacks(execute=True):
-        assert flush() == 2
-    assert [[e["event"] for e in b] for b in RecordingSink.batches] == [["assignment", "clicked"]]
-    assert flush() == 0
-    assert len(RecordingSink.batches) == 1
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        exp = experiment("cta", actor="a")
+        exp.run()
+        exp.track("clicked")
+    # Nothing waits in process memory: each event is handed over after commit.
+    assert len(callbacks) == 2
+    assert [[e["event"] for e in b] for b in RecordingSink.batches] == [
+        ["assignment"],
+        ["clicked"],
+    ]
+    assert flush() == 0  # kept for compatibility: there is never anything left
+
+
+def test_events_follow_their_experiments_own_scope(
+    make_experiment: Any, tracking_settings: Any
+) -> None:
+    tracking_settings(TRACKING_SINKS=[RECORDING_SINK], TRACKING_DEDUPE_SECONDS=0)
+    make_experiment("cta")
+    own = Scope(deferring=True)
+    other = Scope(deferring=True)
+    with activate(other):
+        exp = experiment("cta", scope=own, actor="a")
+        exp.track("clicked")
+    assert [e["event"] for e in own.events] == ["assignment", "clicked"]
+    assert other.events == []
+
+
+def test_a_scope_nobody_closes_does_not_hold_events(
+    make_experiment: Any, tracking_settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    tracking_settings(TRACKING_SINKS=[RECORDING_SINK], TRACKING_DEDUPE_SECONDS=0)
+    make_experiment("cta")
+    with django_capture_on_commit_callbacks(execute=True), activate(Scope()) as scope:
+        experiment("cta", actor="a").track("clicked")  # bound by user code: not deferring
+    assert scope.events == []
+    assert [e["event"] for b in RecordingSink.batches for e in b] == ["assignment", "clicked"]
 
 
 def test_event_ids_are_valid_version_4_uuids() -> None:

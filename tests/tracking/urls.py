@@ -5,5 +5,5 @@ from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("experiments/", include("django_experiments.tracking.urls")),
+    path("experiments/", include("django_experiments.urls")),
 ]

@@ -13,7 +13,6 @@ from django.http import HttpRequest
 
 from django_experiments import cookies
 from django_experiments.conf import settings as exp_settings
-from django_experiments.engine import writebehind
 from django_experiments.engine.context import key_for
 from django_experiments.engine.scope import anonymous_identity
 from django_experiments.engine.stores import get_store
@@ -58,8 +57,6 @@ def stored(name: str, actor: Any) -> str | None:
 
     definition = get_definition(name)
     assert definition is not None
-    # A new visitor's assignments are written just after the response (write-behind).
-    assert writebehind.writer.flush()
     return get_store().get(
         definition.store_name, key_for(exp_settings.full_name(name), {"actor": actor})
     )
@@ -118,3 +115,19 @@ def client_factory() -> Any:
     from django.test import Client
 
     return Client
+
+
+@pytest.fixture
+def shipped(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
+    """Every event handed to the tracking pipeline (``producer.ship``), in order."""
+    from django_experiments.tracking import producer
+
+    events: list[dict[str, Any]] = []
+    original = producer.ship
+
+    def ship(batch: Any) -> None:
+        events.extend(batch)
+        original(batch)
+
+    monkeypatch.setattr(producer, "ship", ship)
+    return events

@@ -9,7 +9,6 @@ import pytest
 from asgiref.sync import async_to_sync
 
 from django_experiments.conf import settings as exp_settings
-from django_experiments.engine import writebehind
 from django_experiments.engine.context import key_for
 from django_experiments.engine.scope import current_scope
 from tests.web.conftest import anon, cookie_id, redis_monitor
@@ -20,7 +19,7 @@ pytestmark = pytest.mark.django_db
 def test_scope_is_bound_in_the_view_and_released_after(client: Any, cta: Any) -> None:
     data = client.get("/web/page/").json()
     assert data["scope_bound"] is True
-    assert data["events"] == ["viewed", "assignment"]
+    assert data["events"] == ["assignment", "viewed"]
     assert current_scope() is None
 
 
@@ -34,12 +33,12 @@ def test_dnt_assigns_but_tracks_nothing(client: Any, cta: Any, value: str) -> No
 
 @pytest.mark.parametrize("value", ["0", "false", "no", "off", "", "null", "11", "yes please"])
 def test_other_dnt_values_are_tracked(client: Any, cta: Any, value: str) -> None:
-    assert client.get("/web/page/", HTTP_DNT=value).json()["events"] == ["viewed", "assignment"]
+    assert client.get("/web/page/", HTTP_DNT=value).json()["events"] == ["assignment", "viewed"]
 
 
 def test_dnt_is_ignored_when_respect_dnt_is_off(client: Any, cta: Any, settings: Any) -> None:
     settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "RESPECT_DNT": False}
-    assert client.get("/web/page/", HTTP_DNT="1").json()["events"] == ["viewed", "assignment"]
+    assert client.get("/web/page/", HTTP_DNT="1").json()["events"] == ["assignment", "viewed"]
 
 
 def test_resolutions_are_memoised_per_request(client: Any, cta: Any) -> None:
@@ -76,16 +75,45 @@ def test_async_view_for_a_logged_in_user(async_client: Any, cta: Any, user: Any)
     assert exp_settings.COOKIE_NAME not in response.cookies
 
 
-def test_flush_failure_never_breaks_the_response(
-    client: Any, cta: Any, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("what", ["flush_scope", "write_pending"])
+def test_a_failing_close_never_breaks_the_response(
+    client: Any, cta: Any, monkeypatch: pytest.MonkeyPatch, what: str
 ) -> None:
-    from django_experiments.tracking import dispatch
+    from django_experiments import middleware
+
+    calls: list[Any] = []
 
     def broken(scope: Any) -> None:
-        raise RuntimeError("broker down")
+        calls.append(scope)
+        raise RuntimeError("store or broker down")
 
-    monkeypatch.setattr(dispatch, "flush_scope", broken)
+    target = middleware if what == "flush_scope" else middleware.assignments
+    monkeypatch.setattr(target, what, broken)
     assert client.get("/web/page/").status_code == 200
+    assert len(calls) == 1
+
+
+@pytest.mark.parametrize("url", ["/web/raises/", "/web/raises-own-scope/"])
+def test_events_tracked_before_an_exception_still_leave(
+    client: Any, cta: Any, shipped: list[dict[str, Any]], settings: Any, url: str
+) -> None:
+    if url.endswith("own-scope/"):  # with_scope alone, as the package's views use it
+        settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "ExperimentMiddleware" not in m]
+    client.raise_request_exception = False
+    assert client.get(url).status_code == 500
+    assert [e["event"] for e in shipped] == ["assignment", "before_the_crash"]
+
+
+def test_a_streaming_body_ships_its_events_at_once(
+    client: Any, cta: Any, shipped: list[dict[str, Any]], store: Any
+) -> None:
+    response = client.get("/web/streaming/")
+    assert shipped == []  # nothing resolved before the body
+    body = b"".join(response.streaming_content).decode()
+    assert body.startswith("start;")
+    assert [e["event"] for e in shipped] == ["assignment", "streamed"]
+    anonymous_id = cookie_id(client)
+    assert anonymous_id is None  # the cookie was written before the body: none was needed
 
 
 def test_zero_db_queries_per_request_once_warm(
@@ -118,17 +146,19 @@ def test_redis_round_trips_per_request(
 
     with redis_monitor(redis, prefix) as first:
         assert client.get(url).status_code == 200
-        assert writebehind.writer.flush()
     # New visitor: nothing can be stored for an id minted in this request, so no reads; the
-    # three new assignments are written after the response (one pipeline, see
-    # tests/engine/test_writebehind.py), set-if-absent.
+    # three new assignments are written before the response leaves (one pipeline, see
+    # tests/engine/test_assignments.py), set-if-absent.
     assert sorted(c["command"].split()[0] for c in first) == ["HSETNX"] * 3
 
     with redis_monitor(redis, prefix) as warm:
         assert client.get(url).status_code == 200
-    # Returning visitor: the experiments this route resolved last time are read together (one
-    # pipeline, see tests/engine/test_prefetch.py), each asked for twice in the view.
-    assert [c["command"].split()[0] for c in warm] == ["HGET"] * 3
+    # Returning visitor: one atomic read-or-claim per experiment (each asked for twice in the
+    # view, read once); with the explicit multi-read, one HGET pipeline for all three.
+    assert [c["command"].split()[0] for c in warm] == ["EVALSHA"] * 3
+    with redis_monitor(redis, prefix) as fetched:
+        assert client.get(url + "&prefetch=1").status_code == 200
+    assert [c["command"].split()[0] for c in fetched] == ["HGET"] * 3
 
 
 def test_login_migration_is_one_pipelined_round_trip(
@@ -145,7 +175,6 @@ def test_login_migration_is_one_pipelined_round_trip(
         make_experiment(name, control=1, b=1)
     for name in ("one", "two", "three"):
         client.get(f"/web/page/{name}/")
-    assert writebehind.writer.flush()  # the first page's new assignment, written after it
 
     # Count writes to Redis sockets: one write, then its replies, is one round trip.
     writes: list[int] = []

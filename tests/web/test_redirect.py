@@ -9,7 +9,6 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from django_experiments.engine import writebehind
 from django_experiments.engine.context import key_for
 from django_experiments.engine.scope import activate
 from django_experiments.views import redirect_path
@@ -21,16 +20,16 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def capture(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
     """The events each request hands to the tracking pipeline."""
-    from django_experiments.tracking import dispatch
+    from django_experiments.tracking import producer
 
     events: list[dict[str, Any]] = []
-    original = dispatch.flush_scope
+    original = producer.ship
 
-    def flush(scope: Any) -> None:
-        events.extend(scope.events)
-        original(scope)
+    def ship(batch: Any) -> None:
+        events.extend(batch)
+        original(batch)
 
-    monkeypatch.setattr(dispatch, "flush_scope", flush)
+    monkeypatch.setattr(producer, "ship", ship)
     return events
 
 
@@ -38,9 +37,6 @@ def capture(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 def assigned_key(client: Any, cta: Any) -> tuple[str, str]:
     """A real visitor's context key and variant."""
     data = client.get("/web/page/").json()
-    # A link is followed by a person, long after the page's new assignment was written
-    # (write-behind, engine/writebehind.py).
-    assert writebehind.writer.flush()
     anonymous_id = cookie_id(client)
     assert anonymous_id is not None
     return key_for("cta", {"actor": anon(anonymous_id)}), data["variant"]

@@ -15,4 +15,8 @@ urlpatterns = [
     path("async/", views.async_page),
     path("async-login/", views.async_login),
     path("template/<slug:which>/", views.template_page),
+    path("raises/", views.raises),
+    path("raises-own-scope/", views.raises_with_own_scope),
+    path("streaming/", views.streaming),
+    path("readme/", views.readme),
 ]

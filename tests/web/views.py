@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import authenticate, login
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.template import RequestContext, Template
 from django.views.decorators.csrf import csrf_exempt
 
 from django_experiments.engine.scope import current_scope
+from django_experiments.middleware import with_scope
 
 
 def _payload(request: HttpRequest, exp: Any) -> dict[str, Any]:
@@ -48,6 +49,8 @@ def explicit_variant(request: HttpRequest) -> JsonResponse:
 def memo(request: HttpRequest) -> JsonResponse:
     """Several experiments, each asked for twice: the second ask must cost nothing."""
     names = request.GET.get("names", "cta").split(",")
+    if request.GET.get("prefetch"):
+        request.experiment.prefetch(*names)  # type: ignore[attr-defined]
     out = {}
     for name in names:
         first = request.experiment(name)  # type: ignore[attr-defined]
@@ -97,12 +100,22 @@ TEMPLATES = {
     "{% endifvariant %}]",
     "json": '{% load experiments %}{% experiment "cta" %}{% experiments_json %}',
     "escape": '{% load experiments %}{% experiment "xss" %}',
+    # "as" publishes whatever the status: experiments_json must do the filtering.
+    "json_all": "{% load experiments %}{% for name in names %}{% experiment name as exp %}"
+    "{% endfor %}{% experiments_json %}",
 }
 
 
 def template_page(request: HttpRequest, which: str) -> HttpResponse:
     source = TEMPLATES[which]
-    context = RequestContext(request, {"exp_name": request.GET.get("name", "cta"), "project": "p1"})
+    context = RequestContext(
+        request,
+        {
+            "exp_name": request.GET.get("name", "cta"),
+            "names": request.GET.getlist("names"),
+            "project": "p1",
+        },
+    )
     nonce = request.GET.get("nonce")
     if nonce:
         request.csp_nonce = nonce  # type: ignore[attr-defined]
@@ -117,3 +130,37 @@ async def async_login(request: HttpRequest) -> JsonResponse:
     await alogin(request, user)
     exp = await request.aexperiment("cta")  # type: ignore[attr-defined]
     return JsonResponse({"variant": exp.assigned.name, "signature": exp.signature})
+
+
+def raises(request: HttpRequest) -> HttpResponse:
+    """Tracks, then fails: the events tracked before the exception must still leave."""
+    request.experiment("cta").track("before_the_crash")  # type: ignore[attr-defined]
+    raise RuntimeError("the view failed")
+
+
+@with_scope
+def raises_with_own_scope(request: HttpRequest) -> HttpResponse:
+    """The same, as a package view without the middleware (``with_scope``)."""
+    request.experiment("cta").track("before_the_crash")  # type: ignore[attr-defined]
+    raise RuntimeError("the view failed")
+
+
+def streaming(request: HttpRequest) -> StreamingHttpResponse:
+    """Resolves and tracks while the body streams, after the middleware closed the scope."""
+
+    def body() -> Any:
+        yield "start;"
+        exp = request.experiment("cta")  # type: ignore[attr-defined]
+        exp.track("streamed")
+        yield exp.assigned.name
+
+    return StreamingHttpResponse(body())
+
+
+def readme(request: HttpRequest) -> HttpResponse:
+    """The README's view example, verbatim in spirit: read the variant, track a click."""
+    exp = request.experiment("cta")  # type: ignore[attr-defined]
+    name = exp.assigned.name
+    exp.assigned.payload  # noqa: B018 - a second read: still one exposure
+    exp.track("clicked", value=1, button="hero")
+    return HttpResponse(name)

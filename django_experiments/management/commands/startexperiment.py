@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +86,8 @@ def method_for(variant: str) -> str:
 
 class Command(BaseCommand):
     help = "Create an experiment class in an app's experiments.py, a test, and a draft row."
+    # call_command(..., stdin=...) for tests and callers that script the question.
+    stealth_options = ("stdin",)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name", help="The experiment name (the admin row's slug).")
@@ -146,13 +149,27 @@ class Command(BaseCommand):
 
         create = options.get("create_row")
         if create is None and options.get("interactive", True):
-            answer = input(
-                f"Create the admin row {name!r} as a draft with variants "
-                f"{', '.join(variants)}? [y/N] "
-            )
-            create = answer.strip().lower() in ("y", "yes")
+            create = self._ask_for_row(options.get("stdin") or sys.stdin, name, variants)
         if create:
             self._create_row(name, variants)
+
+    def _ask_for_row(self, stdin: Any, name: str, variants: list[str]) -> bool:
+        """Ask on a terminal only: a pipe, CI or a script gets the safe default (no row)."""
+        isatty = getattr(stdin, "isatty", None)
+        if not (callable(isatty) and isatty()):
+            self.stdout.write(
+                "No admin row created: stdin is not a terminal, so nothing was asked. "
+                "Pass --create-row to create the draft row, or --no-create-row to silence this."
+            )
+            return False
+        self.stdout.write(
+            f"Create the admin row {name!r} as a draft with variants "
+            f"{', '.join(variants)}? [y/N] ",
+            ending="",
+        )
+        self.stdout.flush()
+        answer = stdin.readline()  # "" at end of input: the default, no
+        return bool(answer.strip().lower() in ("y", "yes"))
 
     # --- inputs -----------------------------------------------------------------------------
 

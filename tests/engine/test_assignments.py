@@ -1,4 +1,4 @@
-"""Write-behind: a visitor first seen in this request costs no store round trip on its path."""
+"""Store access: a new visitor reads nothing and writes once; a returning one reads once."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import pytest
 from django.core.cache import caches
 
 from django_experiments import experiment
-from django_experiments.engine import writebehind
+from django_experiments.engine import assignments
 from django_experiments.engine.context import key_for
 from django_experiments.engine.definitions import get_definition
 from django_experiments.engine.scope import Scope, activate, anonymous_identity
 from django_experiments.engine.stores import CacheStore, RedisHashStore, get_store
 from django_experiments.login import migrate
+from django_experiments.middleware import close
 
 pytestmark = pytest.mark.django_db
 
@@ -34,14 +35,14 @@ def stored_for(name: str, actor: Any) -> str | None:
 
 def fresh_visit(*names: str) -> tuple[Scope, dict[str, str]]:
     """A first page view: the scope mints the anonymous id, as the middleware's does."""
-    scope = Scope(write_behind=True)
+    scope = Scope(deferring=True)
     with activate(scope):
         variants = {name: experiment(name, actor=None).assigned.name for name in names}
     assert scope.new_anonymous_id is not None
     return scope, variants
 
 
-def test_new_visitor_resolves_without_a_round_trip_and_is_written_after(
+def test_new_visitor_reads_nothing_and_writes_once_when_the_scope_closes(
     redis_store: Any, make_experiment: Any, round_trips: list[int]
 ) -> None:
     for name in ("one", "two", "three"):
@@ -52,14 +53,13 @@ def test_new_visitor_resolves_without_a_round_trip_and_is_written_after(
     scope, variants = fresh_visit("one", "two", "three")
 
     assert round_trips == []  # nothing can be stored for an id minted in this request
-    assert len(scope.deferred) == 3
+    assert len(scope.pending) == 3
     actor = anonymous_identity(scope.new_anonymous_id or "")
-    assert stored_for("one", actor) is None  # not yet: after the response
+    assert stored_for("one", actor) is None  # not yet: when the scope closes
     round_trips.clear()
 
-    writebehind.flush_scope(scope)
-    assert writebehind.writer.flush()
-    assert scope.deferred == []
+    assignments.write_pending(scope)  # the middleware's close(), before the response
+    assert scope.pending == []
     assert len(round_trips) == 1  # three experiments, one pipeline
     assert {name: stored_for(name, actor) for name in variants} == variants
 
@@ -86,7 +86,7 @@ def test_a_returning_visitor_reads_and_writes_at_once(
     scope = Scope(anonymous_id="a" * 32)
     with activate(scope):
         variant = experiment("cta", actor=None).assigned.name
-    assert scope.deferred == []
+    assert scope.pending == []
     assert stored_for("cta", anonymous_identity("a" * 32)) == variant
 
 
@@ -96,23 +96,24 @@ def test_other_contexts_are_not_deferred(redis_store: Any, make_experiment: Any)
     with activate(scope):
         experiment("cta", actor=None, sticky_to="account:7").assigned  # noqa: B018
         experiment("cta", actor="user-1").assigned  # noqa: B018
-    assert scope.deferred == []
+    assert scope.pending == []
 
 
-def test_setting_off_writes_at_response_end_in_one_round_trip(
-    redis_store: Any, make_experiment: Any, round_trips: list[int], settings: Any
+@pytest.mark.parametrize("rollout", ["random", "round_robin"])
+def test_any_rollout_of_a_new_visitor_waits_for_the_close(
+    redis_store: Any, make_experiment: Any, round_trips: list[int], settings: Any, rollout: str
 ) -> None:
-    settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "STORE_WRITE_BEHIND": False}
-    for name in ("one", "two"):
-        make_experiment(name, control=1, b=1)
+    # Nobody else can know an id minted in this scope before its response: even a random
+    # draw is safe to write at the end, and it is the variant the response used.
+    settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "DEFAULT_ROLLOUT": rollout}
+    make_experiment("cta", control=1, b=1)
     get_store().client.ping()
     round_trips.clear()
-    scope, variants = fresh_visit("one", "two")
-    writebehind.flush_scope(scope)
-    # Written on this thread, before flush_scope returned: no join needed.
-    assert len(round_trips) == 1
+    scope, variants = fresh_visit("cta")
+    assignments.write_pending(scope)
+    assert len(round_trips) <= 2  # round robin's counter, then the one pipeline
     actor = anonymous_identity(scope.new_anonymous_id or "")
-    assert {name: stored_for(name, actor) for name in variants} == variants
+    assert stored_for("cta", actor) == variants["cta"]
 
 
 @pytest.mark.parametrize("backend", ["redis", "cache"])
@@ -141,7 +142,7 @@ def test_login_in_the_first_request_moves_the_deferred_assignment(
     moved = migrate(scope, user)  # written first, then migrated, in the same request
     assert moved == {get_definition("cta").store_name: variants["cta"]}  # type: ignore[union-attr]
     assert stored_for("cta", user) == variants["cta"]
-    assert scope.deferred == []
+    assert scope.pending == []
 
 
 def test_a_dead_store_loses_nothing_that_cannot_be_derived_again(
@@ -153,8 +154,7 @@ def test_a_dead_store_loses_nothing_that_cannot_be_derived_again(
     make_experiment("cta", control=1, b=1)
     scope, variants = fresh_visit("cta")
     with caplog.at_level(logging.WARNING, logger="django_experiments"):
-        writebehind.flush_scope(scope)  # never raises
-        assert writebehind.writer.flush()
+        assignments.write_pending(scope)  # never raises
     assert "Writing 1 new assignment(s) to the redis store failed" in caplog.text
     # The visitor's next request, store still down, derives the same deterministic variant.
     returning = Scope(anonymous_id=scope.new_anonymous_id)
@@ -164,17 +164,16 @@ def test_a_dead_store_loses_nothing_that_cannot_be_derived_again(
     again, _ = fresh_visit("cta")
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="django_experiments"):
-        writebehind.flush_scope(again)
-        assert writebehind.writer.flush()
+        assignments.write_pending(again)
     assert "new assignment(s)" not in caplog.text
 
 
 def test_a_scope_bound_by_user_code_writes_at_once(redis_store: Any, make_experiment: Any) -> None:
     make_experiment("cta", control=1, b=1)
-    scope = Scope()  # activate() in a script or task: nobody flushes it
+    scope = Scope()  # activate() in a script or task: nobody closes it
     with activate(scope):
         variant = experiment("cta", actor=None).assigned.name
-    assert scope.deferred == []
+    assert scope.pending == []
     assert stored_for("cta", anonymous_identity(scope.new_anonymous_id or "")) == variant
 
 
@@ -184,8 +183,8 @@ def test_a_resolution_after_the_flush_writes_at_once(
     make_experiment("one", control=1, b=1)
     make_experiment("two", control=1, b=1)
     scope, _ = fresh_visit("one")
-    writebehind.flush_scope(scope)  # the middleware, after the response is built
+    close(scope)  # the middleware, before the response leaves
     with activate(scope):  # a streaming body resolving another experiment
         late = experiment("two", actor=None).assigned.name
-    assert scope.deferred == []
+    assert scope.pending == []
     assert stored_for("two", anonymous_identity(scope.new_anonymous_id or "")) == late

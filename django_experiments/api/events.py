@@ -1,6 +1,6 @@
 """Client-side events: ``POST`` from the browser for client-visible experiments.
 
-Body (JSON, at most ``EVENT_MAX_BODY_BYTES``)::
+Body (JSON, at most ``EVENT_MAX_BODY_BYTES`` and ``body.MAX_DEPTH`` levels deep)::
 
     {"events": [{"experiment": "cta", "event": "clicked", "variant": "candidate",
                  "value": 1, "properties": {"position": "hero"}}]}
@@ -12,13 +12,13 @@ assignment by posting events). All events are validated before any is recorded: 
 nothing was recorded. Events the server would not track (DNT, excluded, not running, never
 assigned) are accepted and ignored, so a page rendered just before a status change gets no
 error. CSRF is enforced for every caller (send the ``X-CSRFToken`` header), and callers are
-throttled by ``TRACKING_CLIENT_THROTTLE_RATE``.
+throttled by ``TRACKING_CLIENT_THROTTLE_RATE`` (requests) and ``TRACKING_CLIENT_CONTEXT_RATE``
+(events per experiment and context, ``context_limit.py``).
 """
 
 from __future__ import annotations
 
-import json
-import time
+import math
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse
@@ -31,15 +31,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from django_experiments import cookies
+from django_experiments.api import context_limit
+from django_experiments.api.body import BodyError, parse_json
 from django_experiments.api.throttles import ClientEventsThrottle
 from django_experiments.conf import settings
 from django_experiments.engine import definitions as defs
-from django_experiments.engine import writebehind
 from django_experiments.engine.experiment import split_name
-from django_experiments.engine.scope import Scope, activate, current_scope
+from django_experiments.engine.scope import current_scope
 from django_experiments.engine.stores import NullStore, get_store
-from django_experiments.tracking.events import InvalidEventError, build_event, emit
+from django_experiments.tracking.events import InvalidEventError, build_event
+from django_experiments.tracking.producer import emit
 
 ALLOWED_FIELDS = frozenset({"experiment", "event", "variant", "value", "properties"})
 
@@ -87,9 +88,9 @@ class ClientEventsView(APIView):
         if len(body) > limit:
             return self._too_large(len(body), limit)
         try:
-            payload = json.loads(body)
-        except (UnicodeDecodeError, ValueError) as exc:
-            return _error(f"The body must be JSON: {exc}")
+            payload = parse_json(body)
+        except BodyError as exc:
+            return _error(str(exc))
         if isinstance(payload, dict) and "events" in payload:
             extra = set(payload) - {"events"}
             if extra:
@@ -105,16 +106,8 @@ class ClientEventsView(APIView):
                 f"{len(items)} events in one request; the limit is {max_events} "
                 "(TRACKING_CLIENT_MAX_EVENTS)."
             )
-        scope = current_scope()
-        if scope is None:
-            # No ExperimentMiddleware: bind a scope of our own and flush it ourselves.
-            own = Scope(trackable=not _dnt(request))
-            with activate(own):
-                response = self._record(request, items)
-            from django_experiments.tracking.dispatch import flush_scope
-
-            flush_scope(own)
-            return response
+        # The URLconf wraps this view in ``with_scope``: there is always a scope, the
+        # middleware's or the view's own, and it ships the events when it closes.
         return self._record(request, items)
 
     def _too_large(self, size: int | None, limit: int) -> Response:
@@ -125,71 +118,26 @@ class ClientEventsView(APIView):
         )
 
     def _record(self, request: Request, items: list[Any]) -> Response:
-        scope = current_scope()
-        if scope is not None:
-            # Events name any client-visible experiment: no route to learn or prefetch here.
-            scope.route_of = None
         errors: dict[str, Any] = {}
-        built: dict[int, dict[str, Any] | None] = {}
-        waiting: list[int] = []
+        built: list[dict[str, Any] | None] = []
         for index, item in enumerate(items):
             try:
-                built[index], pending = self._build(request, item)
+                built.append(self._build(request, item))
             except InvalidEventError as exc:
                 errors[str(index)] = str(exc)
-                continue
-            if pending:
-                waiting.append(index)
-        if waiting and not errors:
-            errors = self._await_pending(request, items, built, waiting)
         if errors:
             return _error("Invalid events; none were recorded.", errors=errors)
-        ready = [event for event in built.values() if event is not None]
+        ready = [event for event in built if event is not None]
+        wait = context_limit.exceeded(ready)
+        if wait is not None:
+            return _throttled(wait)
+        scope = current_scope()
         for event in ready:
-            emit(event)
+            emit(scope, event)
         return Response({"accepted": len(ready), "ignored": len(items) - len(ready)}, status=202)
 
-    def _await_pending(
-        self,
-        request: Request,
-        items: list[Any],
-        built: dict[int, dict[str, Any] | None],
-        waiting: list[int],
-    ) -> dict[str, Any]:
-        """Build again the events whose assignment a first page may still be writing.
-
-        A first page view stores its assignments just after its response
-        (engine/writebehind.py); an event its script sends at once can arrive before that write.
-        One bounded wait per request (at most ``sum(FRESH_RETRY_DELAYS)``), and only for a
-        cookie minted seconds ago, so a client cannot hold the endpoint longer by sending more
-        events. Returns the errors of the events built again (none if nothing changed).
-        """
-        from django_experiments.engine.registry import forget
-
-        minted = cookies.age(request._request)
-        scope = current_scope()
-        if minted is None or minted > FRESH_COOKIE_SECONDS or scope is None:
-            return {}
-        writebehind.writer.flush(timeout=0.05)  # this process's own writes
-        for delay in FRESH_RETRY_DELAYS:  # another process's writes
-            time.sleep(delay)
-            for index in waiting:
-                forget(scope, items[index]["experiment"])
-            still = []
-            for index in waiting:
-                try:
-                    built[index], pending = self._build(request, items[index])
-                except InvalidEventError as exc:
-                    return {str(index): str(exc)}
-                if pending:
-                    still.append(index)
-            waiting = still
-            if not waiting:
-                break
-        return {}
-
-    def _build(self, request: Request, item: Any) -> tuple[dict[str, Any] | None, bool]:
-        """The event (None: not tracked), and whether a pending first-visit write may fill it."""
+    def _build(self, request: Request, item: Any) -> dict[str, Any] | None:
+        """The event, or None when the server would not track it."""
         from django_experiments.engine.registry import experiment
 
         if not isinstance(item, dict):
@@ -219,20 +167,21 @@ class ClientEventsView(APIView):
         exp = experiment(name, actor=actor, only_assigned=only_assigned)
         event = build_event(exp, item.get("event"), item.get("value"), item.get("properties"))  # type: ignore[arg-type]
         if not exp.should_track:
-            return None, actor is None and writebehind.may_be_pending(exp)
+            return None
         if claimed is not None and claimed != exp.assigned.name:
             raise InvalidEventError(
                 f"variant {claimed!r} is not this visitor's assignment in {name!r}"
             )
-        return event, False
+        return event
 
 
-#: A cookie younger than this may belong to a page whose assignments are still being written.
-FRESH_COOKIE_SECONDS = 10.0
-#: Waits before re-reading the store for such a visitor's misses: together longer than the
-#: write-behind's linger (engine/writebehind.py LINGER_SECONDS) plus a round trip.
-FRESH_RETRY_DELAYS = (0.0, 0.02, 0.04, 0.08)
-
-
-def _dnt(request: Request) -> bool:
-    return bool(settings.RESPECT_DNT) and request.META.get("HTTP_DNT") == "1"
+def _throttled(wait: float) -> Response:
+    seconds = max(1, math.ceil(wait))
+    response = _error(
+        "Too many events for this visitor in this experiment; none were recorded "
+        "(TRACKING_CLIENT_CONTEXT_RATE).",
+        code=status.HTTP_429_TOO_MANY_REQUESTS,
+        retry_after=seconds,
+    )
+    response["Retry-After"] = str(seconds)
+    return response

@@ -1,0 +1,123 @@
+"""Store access for resolution: read, claim, overwrite, a new visitor's writes, the multi-read.
+
+Every function here may raise when the store's backend is down; the facade
+(engine/experiment.py) catches that and serves the deterministic assignment.
+
+Three cheap, synchronous rules keep round trips down without any background work:
+
+* A context whose actor is the anonymous id minted in this very scope (a brand-new visitor)
+  cannot have anything stored: its reads are answered from the scope, and its assignments are
+  written together by :func:`write_pending`, one pipelined set-if-absent, which the middleware
+  calls before the response (and so before the cookie that reveals the id) leaves.
+* A returning context reads and, if new, claims its variant in one round trip
+  (:meth:`Store.claim`).
+* :func:`prefetch` reads several experiments for one context in one round trip, on request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django_experiments.engine.context import Context
+from django_experiments.engine.scope import Scope, anonymous_identity
+from django_experiments.engine.stores import NullStore, Store, report_failure
+
+
+def fresh_scope(context: Context) -> Scope | None:
+    """The scope, when ``context`` belongs to the visitor first seen in it and the scope's
+    shell will write its pending assignments at the end (``Scope.deferring``)."""
+    scope = context.scope
+    if scope is None or scope.new_anonymous_id is None or not scope.deferring:
+        return None
+    if context.sticky_to is not None or context.migration_keys:
+        return None
+    if context.value.get("actor") != anonymous_identity(scope.new_anonymous_id):
+        return None
+    return scope
+
+
+def read(store: Store, name: str, context: Context) -> str | None:
+    """The stored variant (a migration key's value moves to the context's key)."""
+    field = (name, context.key)
+    scope = context.scope
+    if scope is not None and field in scope.known:
+        return scope.known[field]
+    if fresh_scope(context) is not None:
+        return None
+    return store.get(name, context.key, context.migration_keys)
+
+
+def claim(store: Store, name: str, context: Context, variant: str) -> tuple[str, bool]:
+    """Store ``variant`` unless something is stored; ``(stored variant, stored now)``."""
+    field = (name, context.key)
+    scope = context.scope
+    if scope is not None:
+        known = scope.known.get(field)
+        if known is not None:
+            return known, False
+    fresh = fresh_scope(context)
+    if fresh is not None:
+        # Nobody else knows this id yet: the write can wait for the end of the scope.
+        fresh.known[field] = variant
+        fresh.pending.append((store, name, context.key, variant))
+        return variant, True
+    stored, created = store.claim(name, context.key, variant, context.migration_keys)
+    if scope is not None:
+        scope.known[field] = stored
+    return stored, created
+
+
+def overwrite(store: Store, name: str, context: Context, variant: str) -> None:
+    """Store ``variant`` whatever was stored (explicit and forced variants)."""
+    scope = context.scope
+    if scope is not None:
+        scope.known[(name, context.key)] = variant
+        fresh = fresh_scope(context)
+        if fresh is not None:
+            # The pending write is set-if-absent: drop an earlier pending value for this field.
+            fresh.pending = [p for p in fresh.pending if (p[1], p[2]) != (name, context.key)]
+    store.set(name, context.key, variant)
+
+
+def write_pending(scope: Scope) -> None:
+    """Write the new visitor's assignments: one ``put_many`` (a pipeline) per store.
+
+    Called when the scope closes, before its response leaves, and by the login migration
+    (which must find them stored). A failure is logged, never raised: the visitor's next
+    request derives (and stores) the same deterministic variants, and other rollouts draw
+    again.
+    """
+    pending, scope.pending = scope.pending, []
+    if not pending:
+        return
+    by_store: dict[Store, list[tuple[str, str, str]]] = {}
+    for store, name, key, variant in pending:
+        by_store.setdefault(store, []).append((name, key, variant))
+    for store, entries in by_store.items():
+        try:
+            store.put_many(entries)
+        except Exception:
+            report_failure(
+                "Writing %d new assignment(s) to the %s store failed; the visitor's next "
+                "request assigns again",
+                len(entries),
+                store.name,
+            )
+
+
+def prefetch(store: Store, scope: Scope, fields: Iterable[tuple[str, Context]]) -> int:
+    """Read ``(store name, context)`` fields not known yet in one ``get_many``; returns how
+    many were read. Hits and absences are remembered on the scope: a later claim of an absent
+    field is still atomic (the store decides), it just skips the separate read."""
+    wanted: list[tuple[str, str]] = []
+    for name, context in fields:
+        field = (name, context.key)
+        if field in scope.known or context.migration_keys or fresh_scope(context) is not None:
+            continue
+        wanted.append(field)
+    if not wanted or type(store) is NullStore:
+        return 0
+    values = store.get_many(wanted)
+    for field, value in zip(wanted, values, strict=True):
+        scope.known[field] = value
+    return len(wanted)

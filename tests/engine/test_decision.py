@@ -1,0 +1,119 @@
+"""The resolution order as a pure function: one row per step of docs/architecture.md."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from django_experiments.engine import allocation
+from django_experiments.engine.decision import Decision, Reason, decide, needs_stored
+from django_experiments.engine.definitions import Definition, TreatmentDef
+
+
+def definition(status: str = "running", winner: str | None = None) -> Definition:
+    treatments = (
+        TreatmentDef("control", 1.0, True, None),
+        TreatmentDef("b", 1.0, False, None),
+        TreatmentDef("c", 1.0, False, None),
+    )
+    counts = allocation.slot_counts([(t.name, t.weight) for t in treatments])
+    return Definition.build(
+        name="cta",
+        status=status,
+        salt="s",
+        treatments=treatments,
+        control="control",
+        winner=winner,
+        ranges=tuple(allocation.fresh_table(counts, [t.name for t in treatments])),
+        phase=1,
+    )
+
+
+def never() -> Any:
+    raise AssertionError("must not be evaluated at this step")
+
+
+FACTS: dict[str, Any] = {
+    "enabled": True,
+    "explicit": None,
+    "forced": None,
+    "stored": None,
+    "only_assigned": False,
+    "trackable": True,
+    "excluded": lambda: False,
+    "segment": lambda: None,
+    "rollout": lambda: "b",
+}
+
+CASES = [
+    # (definition kwargs, facts, variant, reason, store, track)
+    ({"status": "concluded", "winner": "c"}, {"rollout": never}, "c", Reason.CONCLUDED, 0, 0),
+    ({"status": "concluded"}, {}, "control", Reason.CONCLUDED, 0, 0),
+    ({"status": "draft"}, {"explicit": "b", "rollout": never}, "control", Reason.NOT_RUNNING, 0, 0),
+    ({"status": "paused"}, {"stored": "c"}, "c", Reason.PAUSED, 0, 0),
+    ({"status": "paused"}, {}, "control", Reason.PAUSED, 0, 0),
+    ({}, {"enabled": False, "forced": "c"}, "control", Reason.DISABLED, 0, 0),
+    ({}, {"explicit": "c", "forced": "b", "stored": "b"}, "c", Reason.EXPLICIT, 1, 1),
+    ({}, {"forced": "c", "stored": "b", "excluded": never}, "c", Reason.FORCED, 1, 1),
+    ({}, {"stored": "c", "only_assigned": True, "excluded": never}, "c", Reason.STORED, 0, 1),
+    ({}, {"only_assigned": True, "excluded": never}, "control", Reason.ONLY_ASSIGNED, 0, 0),
+    ({}, {"excluded": lambda: True, "rollout": never}, "control", Reason.EXCLUDED, 0, 0),
+    ({}, {"segment": lambda: "c", "rollout": never}, "c", Reason.SEGMENT, 1, 1),
+    ({}, {"segment": lambda: "ghost"}, "b", Reason.ROLLOUT, 1, 1),
+    ({}, {}, "b", Reason.ROLLOUT, 1, 1),
+    ({}, {"rollout": lambda: None}, "control", Reason.ROLLOUT, 1, 1),
+    ({}, {"rollout": lambda: "ghost"}, "control", Reason.ROLLOUT, 1, 1),
+    ({}, {"trackable": False}, "b", Reason.ROLLOUT, 1, 0),  # Do-Not-Track: assigned, untracked
+    ({}, {"trackable": False, "forced": "c"}, "c", Reason.FORCED, 1, 0),
+]
+
+
+@pytest.mark.parametrize(("defn", "facts", "variant", "reason", "store", "track"), CASES)
+def test_each_step_of_the_resolution_order(
+    defn: dict[str, Any],
+    facts: dict[str, Any],
+    variant: str,
+    reason: Reason,
+    store: int,
+    track: int,
+) -> None:
+    decision = decide(definition(**defn), **{**FACTS, **facts})
+    assert decision == Decision(variant, reason, bool(store), bool(track))
+
+
+def test_no_definition_is_control_untracked() -> None:
+    assert decide(None, **FACTS) == Decision("control", Reason.MISSING, False, False)
+
+
+def test_status_override_for_stubs() -> None:
+    assert decide(definition("draft"), status="running", **FACTS).reason is Reason.ROLLOUT
+    assert decide(definition(), status="draft", **FACTS).reason is Reason.NOT_RUNNING
+
+
+@pytest.mark.parametrize(
+    ("status", "enabled", "explicit", "forced", "expected"),
+    [
+        ("running", True, None, None, True),
+        ("running", False, None, None, False),
+        ("running", True, "b", None, False),
+        ("running", True, None, "b", False),
+        ("paused", False, None, None, True),
+        ("draft", False, None, None, False),
+        ("concluded", False, None, None, False),
+    ],
+)
+def test_the_store_is_read_only_where_the_order_looks_at_it(
+    status: str, enabled: bool, explicit: str | None, forced: str | None, expected: bool
+) -> None:
+    got = needs_stored(
+        definition(status), status=status, enabled=enabled, explicit=explicit, forced=forced
+    )
+    assert got is expected
+
+
+def test_flags() -> None:
+    forced = Decision("b", Reason.FORCED, True, True)
+    assert forced.overwrite and forced.hand_picked and not forced.excluded
+    assert Decision("control", Reason.ONLY_ASSIGNED, False, False).excluded
+    assert not Decision("b", Reason.ROLLOUT, True, True).hand_picked
