@@ -168,6 +168,7 @@ def run(report: Report, plan: Plan) -> InProcess:
 
 
 def _finding(result: InProcess, plan: Plan) -> str:
+    from django_experiments.engine.decision import decide
     from django_experiments.engine.experiment import Experiment
 
     ids = IdSource("prof-")(0, max(5_000, plan.calls))
@@ -189,10 +190,9 @@ def _finding(result: InProcess, plan: Plan) -> str:
             "",
             *(f"- {line}" for line in hot),
             "",
-            "- Resolution already takes the engine's fast path for this case (running, plain "
-            f"class, deterministic rollout: `{profiling.where(Experiment._resolve)}` "
-            "`_resolve`) and skips the NullStore "
-            f"(`{profiling.where(Experiment._store_get_or_set)}` `_store_get_or_set`).",
+            "- Resolution gathers the facts once and lets the pure decision function choose "
+            f"(`{profiling.where(Experiment._resolve)}` `_resolve`, "
+            f"`{profiling.where(decide)}` `decide`); with no store it reads and writes nothing.",
             f"- The algorithm alone (context-key HMAC + blake2b slot + table lookup) costs "
             f"{fmt_us(core)} ({ratio(core, gb)} GrowthBook, {ratio(core, floor)} floor), so "
             f"{fmt_us(max(0.0, ours - core))} per call is plumbing around it (the `experiment()` "
