@@ -61,11 +61,13 @@ SERVERS: dict[str, dict[str, str]] = {
 class Contender:
     server: str
     path: str  # the trivial page; the realistic one is path + "realistic/"
+    header: str | None = None  # one more request header wrk sends
 
 
 CONTENDERS: dict[str, Contender] = {
     "redis": Contender("redis", "/bench/experiments/"),
     "none": Contender("none", "/bench/experiments/"),
+    stack_rows.NO_EVENTS: Contender("none", "/bench/experiments/", "DNT: 1"),
     "waffle": Contender("waffle", "/bench/waffle/"),
     "growthbook": Contender("growthbook", "/bench/growthbook/"),
     "floor": Contender("bare", "/bench/floor/"),
@@ -223,6 +225,30 @@ def _clear_store(url: str) -> None:
         client.close()
 
 
+def _broker(url: str) -> str | None:
+    """Why the broker at ``url`` cannot take the tracking publishes, or None when it can."""
+    from kombu import Connection
+
+    try:
+        with Connection(url, connect_timeout=3) as conn:
+            conn.ensure_connection(max_retries=1)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _delete_queue(url: str, queue: str) -> None:
+    from kombu import Connection, Queue
+
+    with Connection(url, connect_timeout=3) as conn:
+        Queue(queue).bind(conn.default_channel).delete()
+
+
+def _safe(url: str) -> str:
+    """The URL without its credentials, for the report."""
+    return re.sub(r"//[^@/]*@", "//", url)
+
+
 def _order(round_no: int) -> list[Key]:
     """Every target once; one page and visitor kind together, contenders rotated per round."""
     out: list[Key] = []
@@ -230,7 +256,7 @@ def _order(round_no: int) -> list[Key]:
     shift = round_no % len(contenders)
     rotated = contenders[shift:] + contenders[:shift]
     for page in stack_rows.PAGES:
-        out.append((PLAIN, page, "new"))
+        out += [(PLAIN, page, "new"), (stack_rows.NO_EVENTS, page, "new")]
         for visitor in stack_rows.VISITORS:
             out += [(contender, page, visitor) for contender in rotated]
     return out
@@ -252,7 +278,9 @@ _NOTE = (
     "middleware, destroyed at its end, the visitor id from a Django signed cookie minted when "
     "absent, `run` on 5 experiments built once per process); the floor (request.user, the "
     "signed visitor cookie read or minted, 5 HMAC-SHA256 slot lookups, `Vary: Cookie`, by "
-    "hand); and the page without experiments (5 fixed variants). 5 experiments, 50/50 "
+    "hand); and the page without experiments (5 fixed variants); as a diagnosis, this "
+    "project with STORE 'none' for requests sending `DNT: 1` (no events published). 5 "
+    "experiments, 50/50 "
     "everywhere. New visitors send no cookie (every request a new visitor); returning visitors "
     "send the cookie set of the contender's own first response (checked to show the same "
     "variants). The realistic page adds three small ORM queries on a 50-row table (SQLite, "
@@ -283,7 +311,17 @@ def run(report: Report, quick: bool, rtt_us: float | None = None) -> dict[Key, W
         "BENCH_REDIS_URL": redis_url,
         "PYTHONPATH": str(ROOT),
     }
-    env.pop("CELERY_BROKER_URL", None)  # example_project then keeps Celery eager/in-memory
+    # This project publishes its events on the request thread, as in production: to a real
+    # broker (a queue of the run's own, deleted afterwards). Without one, example_project's
+    # eager in-memory Celery would run the delivery task inside every request instead.
+    broker_url = os.environ.get("BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+    queue = f"glex-stack-{os.getpid()}"
+    broker_problem = _broker(broker_url)
+    if broker_problem is None:
+        env["CELERY_BROKER_URL"] = broker_url
+        env["BENCH_STACK_TRACKING_QUEUE"] = queue
+    else:
+        env.pop("CELERY_BROKER_URL", None)  # example_project: Celery eager, in memory
     runs: dict[Key, list[WrkResult]] = {key: [] for key in stack_rows.targets()}
     try:
         reason = _prepare(env)
@@ -296,17 +334,21 @@ def run(report: Report, quick: bool, rtt_us: float | None = None) -> dict[Key, W
             report.not_run("4", OPERATION, BUDGET, f"Redis at {redis_url}: {exc}")
             return None
         with _servers(env, workdir, cores) as servers:
-            cookies = {n: probe(servers[c.server].base, n) for n, c in CONTENDERS.items()}
+            cookies = {
+                n: probe(servers[c.server].base, n)
+                for n, c in CONTENDERS.items()
+                if n != stack_rows.NO_EVENTS  # measured for new visitors only
+            }
 
             def measure(key: Key, seconds: int) -> WrkResult:
                 contender, page, visitor = key
                 server = servers[CONTENDERS[contender].server]
                 cookie = cookies[contender] if visitor == "returning" else None
+                header = CONTENDERS[contender].header
                 workers = proc_cpu.children(server.pid)
                 before = proc_cpu.cpu_seconds(workers)
-                result = wrk.run(
-                    server.base + page_path(contender, page), connections, seconds, cookie
-                )
+                url = server.base + page_path(contender, page)
+                result = wrk.run(url, connections, seconds, cookie, header)
                 after = proc_cpu.cpu_seconds(workers)
                 if before is None or after is None or not result.requests or not workers:
                     return result
@@ -325,11 +367,22 @@ def run(report: Report, quick: bool, rtt_us: float | None = None) -> dict[Key, W
         shutil.rmtree(workdir, ignore_errors=True)
         with suppress(Exception):  # cleanup only: the figures stand without it
             _clear_store(redis_url)
+        if broker_problem is None:
+            with suppress(Exception):
+                _delete_queue(broker_url, queue)
 
     results = {key: wrk.median(items) for key, items in runs.items()}
     for row in stack_rows.rows(results):
         report.add(row)
-    report.notes.append(_NOTE.format(cores=cores, c=connections, d=seconds, rounds=rounds))
+    tracking = (
+        f"This project's events go to a real broker ({_safe(broker_url)}, a queue of the run's "
+        "own that no worker consumes, deleted afterwards), published on the request thread."
+        if broker_problem is None
+        else f"No broker ({broker_problem}): this project's events went to Celery eager, in "
+        "memory, which runs the delivery task inside each request (costlier than a publish)."
+    )
+    note = _NOTE.format(cores=cores, c=connections, d=seconds, rounds=rounds)
+    report.notes.append(f"{note} {tracking}")
     if stack_rows.failures(results):
         report.findings.append(stack_rows.finding(results, cores, rtt_us))
     return results

@@ -19,6 +19,10 @@ OURS = {"redis": "Redis store", "none": "STORE 'none'"}
 PEERS = {"waffle": "django-waffle", "growthbook": "GrowthBook", "floor": "hand-written floor"}
 PLAIN = "plain"
 PLAIN_LABEL = "page without experiments"
+#: Diagnosis: STORE "none" for requests sending ``DNT: 1``, so no event is published. The
+#: difference to STORE "none" is the request thread's tracking hand-off.
+NO_EVENTS = "none_dnt"
+NO_EVENTS_LABEL = "STORE 'none' with DNT: 1 (no events published)"
 RETIRED_BUDGET = 0.9
 
 #: (contender, page, visitor) → median wrk result. The plain page has no visitor state: it is
@@ -47,7 +51,7 @@ def targets() -> list[Key]:
     """Every (contender, page, visitor) the section measures."""
     out: list[Key] = []
     for page in PAGES:
-        out.append((PLAIN, page, "new"))
+        out += [(PLAIN, page, "new"), (NO_EVENTS, page, "new")]
         for visitor in VISITORS:
             out += [(contender, page, visitor) for contender in (*OURS, *PEERS)]
     return out
@@ -101,6 +105,20 @@ def rows(results: Mapping[Key, WrkResult]) -> list[Row]:
                         )
                     )
         plain = results[(PLAIN, page, "new")]
+        quiet, tracked = results[(NO_EVENTS, page, "new")], results[("none", page, "new")]
+        growthbook, floor = results[("growthbook", page, "new")], results[("floor", page, "new")]
+        out.append(
+            Row(
+                "4*",
+                f"  {page} page, new visitors, diagnosis: {NO_EVENTS_LABEL}",
+                quiet.figures(),
+                f"STORE 'none' (events published): {tracked.rps:.0f} req/s; GrowthBook "
+                f"{growthbook.rps:.0f} req/s; floor {floor.rps:.0f} req/s",
+                f"{ratios(quiet, tracked)} / {ratios(quiet, growthbook)} / {ratios(quiet, floor)}",
+                "(info: vs STORE 'none' / GrowthBook / floor)",
+                None,
+            )
+        )
         for peer, peer_label in PEERS.items():
             new, back = results[(peer, page, "new")], results[(peer, page, "returning")]
             out.append(

@@ -59,11 +59,24 @@ def median(results: Sequence[WrkResult]) -> WrkResult:
     )
 
 
-def run(url: str, connections: int, seconds: int, cookie: str | None = None) -> WrkResult:
+def run(
+    url: str,
+    connections: int,
+    seconds: int,
+    cookie: str | None = None,
+    header: str | None = None,
+) -> WrkResult:
     """One wrk round: one thread, ``connections`` connections, ``seconds`` (whole) long."""
-    headers = ("-H", f"Cookie: {cookie}") if cookie else ()
+    headers = [f"Cookie: {cookie}"] if cookie else []
+    if header:
+        headers.append(header)
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *headers, url],
+        [
+            "wrk",
+            *("-t1", f"-c{connections}", f"-d{seconds}s", "--latency"),
+            *(arg for h in headers for arg in ("-H", h)),
+            url,
+        ],
         capture_output=True,
         text=True,
         timeout=seconds + 30,

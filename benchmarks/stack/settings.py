@@ -68,6 +68,9 @@ DJANGO_EXPERIMENTS = {
     "DEFINITIONS_CACHE_ALIAS": "default",
     "COOKIE_SECURE": False,
     "TRACKING_DEDUPE_SECONDS": 0,
+    # With a real broker (CELERY_BROKER_URL, set by the harness), a queue of the run's own that
+    # no worker consumes: the harness deletes it afterwards.
+    "TRACKING_QUEUE": os.environ.get("BENCH_STACK_TRACKING_QUEUE", "glex-stack"),
 }
 
 # Plain HTTP on loopback, like COOKIE_SECURE above; waffle's own defaults otherwise.

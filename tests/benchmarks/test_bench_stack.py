@@ -28,6 +28,16 @@ def test_every_round_measures_every_target_with_the_contender_order_rotated() ->
     assert [k[1:] for k in first] == [k[1:] for k in second]
 
 
+def test_the_no_events_diagnosis_sends_dnt_to_the_store_none_server() -> None:
+    diagnosis = bench_stack.CONTENDERS[stack_rows.NO_EVENTS]
+    assert diagnosis.server == bench_stack.CONTENDERS["none"].server
+    assert diagnosis.header == "DNT: 1"
+
+
+def test_safe_drops_the_brokers_credentials() -> None:
+    assert bench_stack._safe("amqp://guest:pw@127.0.0.1:5672/h1") == "amqp://127.0.0.1:5672/h1"
+
+
 def test_the_realistic_page_lives_under_each_contenders_page() -> None:
     assert bench_stack.page_path("waffle", "trivial") == "/bench/waffle/"
     assert bench_stack.page_path("redis", "realistic") == "/bench/experiments/realistic/"

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks import stack_rows
-from benchmarks.stack_rows import PLAIN, Key
+from benchmarks.stack_rows import NO_EVENTS, PLAIN, Key
 from benchmarks.wrk import WrkResult
 
 
@@ -17,13 +17,22 @@ def _results(rps: dict[str, float], returning: float = 1.0) -> dict[Key, WrkResu
 
 
 # Every budget met, each with some slack.
-PASSING = {PLAIN: 1000, "floor": 600, "waffle": 500, "growthbook": 700, "redis": 720, "none": 760}
+PASSING = {
+    PLAIN: 1000,
+    NO_EVENTS: 800,
+    "floor": 600,
+    "waffle": 500,
+    "growthbook": 700,
+    "redis": 720,
+    "none": 760,
+}
 
 
 def test_targets_cover_every_contender_page_and_visitor_once() -> None:
     targets = stack_rows.targets()
-    assert len(targets) == len(set(targets)) == 2 * (1 + 2 * 5)
+    assert len(targets) == len(set(targets)) == 2 * (2 + 2 * 5)
     assert (PLAIN, "realistic", "new") in targets
+    assert (NO_EVENTS, "trivial", "new") in targets
     assert (PLAIN, "trivial", "returning") not in targets  # no visitor state to return with
 
 
@@ -100,3 +109,10 @@ def test_the_cpu_ratio_reads_in_the_same_direction_as_the_throughput_ratio() -> 
     # Fewer requests/s than the reference, but less CPU per request: 0.90× (CPU 1.10×).
     assert stack_rows.ratios(ours, theirs) == "0.90× (CPU 1.10×)"
     assert stack_rows.ratios(WrkResult(900, 1.0, 2.0), theirs) == "0.90×"
+
+
+def test_the_no_events_diagnosis_is_an_info_row_per_page() -> None:
+    rows = [r for r in stack_rows.rows(_results(PASSING)) if "DNT: 1" in r.operation]
+    assert len(rows) == 2 and all(r.passed is None for r in rows)
+    # 800 req/s without events: 1.05× STORE 'none' with events, 1.14× GrowthBook, 1.33× floor.
+    assert rows[0].ratio == "1.05× / 1.14× / 1.33×"
