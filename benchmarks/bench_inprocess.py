@@ -231,6 +231,7 @@ def run(report: Report, plan: Plan) -> InProcess:
 
 
 def _finding(result: InProcess, plan: Plan) -> str:
+    from django_experiments.engine.decision import decide
     from django_experiments.engine.experiment import Experiment
 
     ids = IdSource("prof-")(0, max(5_000, plan.calls))
@@ -252,9 +253,9 @@ def _finding(result: InProcess, plan: Plan) -> str:
             "",
             *(f"- {line}" for line in hot),
             "",
-            "- Resolution gathers the facts and calls `decide()` "
-            f"(`{profiling.where(Experiment._resolve)}` `_resolve`); with no store the claim "
-            f"is skipped (`{profiling.where(Experiment._claim)}` `_claim`).",
+            "- Resolution gathers the facts once and lets the pure decision function choose "
+            f"(`{profiling.where(Experiment._resolve)}` `_resolve`, "
+            f"`{profiling.where(decide)}` `decide`); with no store it reads and writes nothing.",
             f"- The algorithm alone (context-key HMAC + blake2b slot + table lookup) costs "
             f"{fmt_us(core)} ({ratio(core, gb)} GrowthBook, {ratio(core, floor)} floor), so "
             f"{fmt_us(max(0.0, ours - core))} per call is plumbing around it (the `experiment()` "

@@ -1,62 +1,126 @@
-"""Section 4: example_project under gunicorn with wrk on 127.0.0.1, 5 experiments vs none.
+"""Section 4: the same page under gunicorn with wrk on 127.0.0.1, this project beside its peers.
 
-gunicorn runs sync workers = cores; wrk runs bounded in time (``-d``); runs alternate
-plain / experiments so a disturbance of the shared machine hits both; the figure per page is
-the median over its runs. gunicorn is stopped (SIGTERM to its own pid) in a ``finally``.
+Contenders, each on its own gunicorn server with only its own middleware
+(benchmarks/stack/settings.py): this project with the Redis store and with STORE "none",
+django-waffle (5 percent flags), the GrowthBook SDK (an instance per request, the visitor id
+from a signed cookie), the hand-written floor and the page without experiments. Each serves
+the same template, on a trivial page and on a realistic one (plus three ORM queries), to new
+visitors (no cookie: every request a new visitor) and returning ones (a fixed cookie set
+captured from the contender's own first response).
+
+gunicorn runs sync workers = cores; wrk runs bounded in time (``-d``); rounds alternate over
+every target, contenders of one page and visitor kind back to back (their order rotated each
+round), so a disturbance of the shared machine hits all of them; the figure per target is the
+median over its rounds. The servers are stopped (SIGTERM to their own pids) in a ``finally``.
+``BENCH_STACK_ROUNDS`` and ``BENCH_STACK_SECONDS`` override the 3 rounds of 3 s (``--quick``:
+1 of 2 s).
 """
 
 from __future__ import annotations
 
+import http.cookies
+import importlib.util
 import json
 import os
 import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from benchmarks import profiling
-from benchmarks.report import Report, Row, ratio
+from benchmarks import proc_cpu, stack_rows, wrk
+from benchmarks.report import Report
+from benchmarks.stack_rows import PLAIN, Key
+from benchmarks.wrk import WrkResult
 
 ROOT = Path(__file__).resolve().parent.parent
-BUDGET = 0.9
-EXPERIMENTS = 5
-OPERATION = "full stack: page resolving 5 experiments vs same page without (req/s)"
+OPERATION = "full stack: this project vs waffle, GrowthBook and the floor (req/s)"
+BUDGET = "see rows"
+WARM_UP_SECONDS = 1  # wrk takes whole seconds
+
+#: server name → environment (benchmarks/stack/settings.py reads it).
+SERVERS: dict[str, dict[str, str]] = {
+    "redis": {"BENCH_STACK_CONTENDER": "glex", "BENCH_STACK_STORE": "redis"},
+    "none": {"BENCH_STACK_CONTENDER": "glex", "BENCH_STACK_STORE": "none"},
+    "waffle": {"BENCH_STACK_CONTENDER": "waffle"},
+    "growthbook": {"BENCH_STACK_CONTENDER": "growthbook"},
+    "bare": {"BENCH_STACK_CONTENDER": "bare"},
+}
 
 
 @dataclass(frozen=True)
-class WrkResult:
-    rps: float
-    p50_ms: float
-    p99_ms: float
+class Contender:
+    server: str
+    path: str  # the trivial page; the realistic one is path + "realistic/"
+    header: str | None = None  # one more request header wrk sends
 
 
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+CONTENDERS: dict[str, Contender] = {
+    "redis": Contender("redis", "/bench/experiments/"),
+    "none": Contender("none", "/bench/experiments/"),
+    stack_rows.NO_EVENTS: Contender("none", "/bench/experiments/", "DNT: 1"),
+    "waffle": Contender("waffle", "/bench/waffle/"),
+    "growthbook": Contender("growthbook", "/bench/growthbook/"),
+    "floor": Contender("bare", "/bench/floor/"),
+    PLAIN: Contender("bare", "/bench/plain/"),
+}
 
 
-def _ms(text: str) -> float:
-    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text.strip())
-    if match is None:
-        raise ValueError(f"unparseable wrk latency {text!r}")
-    return float(match.group(1)) * _UNITS[match.group(2)]
+def page_path(contender: str, page: str) -> str:
+    path = CONTENDERS[contender].path
+    return path + "realistic/" if page == "realistic" else path
 
 
-def parse_wrk(output: str) -> WrkResult:
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", output)
-    p50 = re.search(r"^\s+50%\s+(\S+)", output, re.M)
-    p99 = re.search(r"^\s+99%\s+(\S+)", output, re.M)
-    if rps is None or p50 is None or p99 is None:
-        raise ValueError(f"unparseable wrk output:\n{output}")
-    if re.search(r"Non-2xx or 3xx responses", output):
-        raise ValueError(f"wrk saw errors:\n{output}")
-    return WrkResult(float(rps.group(1)), _ms(p50.group(1)), _ms(p99.group(1)))
+_VARIANT = re.compile(r"<p class='(bench_\d+)'>(\w+)</p>")
+
+
+def variants(body: str) -> list[tuple[str, str]]:
+    """The (experiment, variant) pairs a bench page rendered."""
+    return _VARIANT.findall(body)
+
+
+def cookie_header(set_cookies: list[str]) -> str:
+    """The ``Cookie`` header a browser sends back after these ``Set-Cookie`` headers."""
+    jar: http.cookies.SimpleCookie = http.cookies.SimpleCookie()
+    for header in set_cookies:
+        jar.load(header)
+    return "; ".join(f"{m.key}={m.coded_value}" for m in jar.values())
+
+
+def _fetch(url: str, cookie: str | None = None) -> tuple[int, str, list[str]]:
+    request = urllib.request.Request(url, headers={"Cookie": cookie} if cookie else {})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        body = response.read().decode()
+        return response.status, body, response.headers.get_all("Set-Cookie") or []
+
+
+def probe(base: str, contender: str) -> str:
+    """The returning visitor's cookie set, from the contender's first response; raises if wrong.
+
+    Checks that both pages answer 200 with five variants, that a first visit gets cookies,
+    and that sending them back shows the same variants (each contender is sticky).
+    """
+    status, body, set_cookies = _fetch(base + page_path(contender, "trivial"))
+    first = variants(body)
+    if status != 200 or len(first) != 5:
+        raise RuntimeError(f"{contender}: answered {status} with {len(first)} variants")
+    cookie = cookie_header(set_cookies)
+    if contender != PLAIN and not cookie:
+        raise RuntimeError(f"{contender}: a first visit got no cookie")
+    for page in stack_rows.PAGES:
+        status, body, _ = _fetch(base + page_path(contender, page), cookie or None)
+        if status != 200 or variants(body) != first:
+            raise RuntimeError(f"{contender}: a returning visitor saw other variants ({page})")
+    return cookie
 
 
 def _free_port() -> int:
@@ -65,16 +129,17 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_ready(url: str, timeout: float = 20.0) -> None:
+def _wait_ready(url: str, server: subprocess.Popen[bytes], timeout: float = 60.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
+            with urllib.request.urlopen(url, timeout=2):
+                return
+        except urllib.error.HTTPError:
+            return  # up and answering: the probe reports what is wrong with the page
         except OSError:
-            if time.monotonic() > deadline:
-                raise
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn for {url} did not come up") from None
             time.sleep(0.2)
 
 
@@ -83,210 +148,241 @@ def _venv_bin(name: str) -> str:
     return str(candidate) if candidate.exists() else name
 
 
-def run(report: Report, quick: bool, rtt_us: float | None = None) -> dict[str, WrkResult] | None:
-    """``rtt_us``: one raw redis-py HGET round trip (section 2), for the finding."""
-    budget = f"≥ {BUDGET}× without"
-    if shutil.which("wrk") is None:
-        report.not_run("4", OPERATION, budget, "wrk not installed (apt-get install wrk)")
-        return None
-    workdir = Path(tempfile.mkdtemp(prefix="glex-bench-stack-"))
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "benchmarks.stack.settings",
-        "BENCH_STACK_DB": str(workdir / "stack.sqlite3"),
-        "PYTHONPATH": str(ROOT),
-    }
-    env.pop("CELERY_BROKER_URL", None)  # example_project then keeps Celery eager/in-memory
+@dataclass(frozen=True)
+class Server:
+    base: str  # http://127.0.0.1:port
+    pid: int  # the gunicorn master's (its workers are its children)
+
+
+@contextmanager
+def _servers(env: Mapping[str, str], workdir: Path, cores: int) -> Iterator[dict[str, Server]]:
+    """One gunicorn per server name (an idle one costs nothing)."""
+    running: dict[str, tuple[subprocess.Popen[bytes], str]] = {}
+    try:
+        for name, extra in SERVERS.items():
+            port = _free_port()
+            log = (workdir / f"gunicorn-{name}.log").open("wb")
+            server = subprocess.Popen(
+                [
+                    _venv_bin("gunicorn"),
+                    "benchmarks.stack.wsgi:application",
+                    *("--workers", str(cores), "--worker-class", "sync"),
+                    *("--bind", f"127.0.0.1:{port}", "--log-level", "warning"),
+                ],
+                cwd=ROOT,
+                env={**env, **extra},
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )
+            log.close()
+            running[name] = (server, f"http://127.0.0.1:{port}")
+        for name, (server, base) in running.items():
+            try:
+                _wait_ready(base + "/bench/plain/", server)
+            except RuntimeError as exc:
+                tail = (workdir / f"gunicorn-{name}.log").read_text(errors="replace")[-400:]
+                raise RuntimeError(f"{exc}: {tail}") from None
+        yield {name: Server(base, server.pid) for name, (server, base) in running.items()}
+    finally:
+        for server, _ in running.values():
+            server.send_signal(signal.SIGTERM)
+        for server, _ in running.values():
+            try:
+                server.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def _prepare(env: Mapping[str, str]) -> str | None:
+    """Migrate and create every contender's data; the reason it failed, or None."""
     prepared = subprocess.run(
         [sys.executable, "-m", "benchmarks.stack.prepare"],
         cwd=ROOT,
-        env=env,
+        env=dict(env),
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     try:
-        probe = json.loads(prepared.stdout.strip().splitlines()[-1])
+        result = json.loads(prepared.stdout.strip().splitlines()[-1])
     except (IndexError, ValueError):
-        probe = {"ok": False, "reason": f"prepare failed: {prepared.stderr.strip()[-300:]}"}
-    if not probe["ok"]:
-        report.not_run("4", OPERATION, budget, str(probe["reason"]))
-        return None
+        return f"prepare failed: {prepared.stderr.strip()[-300:]}"
+    return None if result["ok"] else str(result["reason"])
 
-    cores = os.cpu_count() or 1
-    duration = 3 if quick else 10
-    rounds = 1 if quick else 3
-    # Two servers side by side (an idle one costs nothing): the project as configured (Redis
-    # store), and the same project with STORE "none" for the diagnosis row.
-    servers: dict[str, tuple[subprocess.Popen[str], str]] = {}
-    returning = ("-H", f"Cookie: {probe['cookie']}")
-    targets: dict[str, tuple[str, str, tuple[str, ...]]] = {
-        "plain": ("base", "/bench/plain/", ()),
-        "experiments": ("base", "/bench/experiments/", ()),
-        "floor": ("base", "/bench/floor/", ()),
-        "returning": ("base", "/bench/experiments/", returning),
-        "nostore": ("nostore", "/bench/experiments/", ()),
-    }
-    runs: dict[str, list[WrkResult]] = {page: [] for page in targets}
-    variants = (("base", {}), ("nostore", {"BENCH_STACK_STORE": "none"}))
+
+def _clear_store(url: str) -> None:
+    """Drop the stack's assignments (its own key prefix on the benchmark's Redis db)."""
+    import redis
+
+    client = redis.Redis.from_url(url)
     try:
-        for name, extra in variants:
-            port = _free_port()
-            server = subprocess.Popen(
-                [
-                    _venv_bin("gunicorn"),
-                    "benchmarks.stack.wsgi:application",
-                    "--workers",
-                    str(cores),
-                    "--worker-class",
-                    "sync",
-                    "--bind",
-                    f"127.0.0.1:{port}",
-                    "--log-level",
-                    "warning",
-                ],
-                cwd=ROOT,
-                env={**env, **extra},
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
-                text=True,
-            )
-            servers[name] = (server, f"http://127.0.0.1:{port}")
-        for server_name, path, _ in targets.values():
-            _wait_ready(servers[server_name][1] + path)
-        for _ in range(rounds):
-            for page, (server_name, path, headers) in targets.items():
-                out = subprocess.run(
-                    [
-                        "wrk",
-                        "-t1",
-                        f"-c{2 * cores}",
-                        f"-d{duration}s",
-                        "--latency",
-                        *headers,
-                        servers[server_name][1] + path,
-                    ],
-                    capture_output=True,
-                    text=True,
-                    timeout=duration + 30,
-                    check=True,
-                )
-                runs[page].append(parse_wrk(out.stdout))
+        keys = list(client.scan_iter(match="*glexstack*", count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
     finally:
-        for server, _ in servers.values():
-            server.send_signal(signal.SIGTERM)
-        for server, _ in servers.values():
-            try:
-                server.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+        client.close()
+
+
+def _broker(url: str) -> str | None:
+    """Why the broker at ``url`` cannot take the tracking publishes, or None when it can."""
+    from kombu import Connection
+
+    try:
+        with Connection(url, connect_timeout=3) as conn:
+            conn.ensure_connection(max_retries=1)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+def _delete_queue(url: str, queue: str) -> None:
+    from kombu import Connection, Queue
+
+    with Connection(url, connect_timeout=3) as conn:
+        Queue(queue).bind(conn.default_channel).delete()
+
+
+def _safe(url: str) -> str:
+    """The URL without its credentials, for the report."""
+    return re.sub(r"//[^@/]*@", "//", url)
+
+
+def _order(round_no: int) -> list[Key]:
+    """Every target once; one page and visitor kind together, contenders rotated per round."""
+    out: list[Key] = []
+    contenders = [*stack_rows.OURS, *stack_rows.PEERS]
+    shift = round_no % len(contenders)
+    rotated = contenders[shift:] + contenders[:shift]
+    for page in stack_rows.PAGES:
+        out += [(PLAIN, page, "new"), (stack_rows.NO_EVENTS, page, "new")]
+        for visitor in stack_rows.VISITORS:
+            out += [(contender, page, visitor) for contender in rotated]
+    return out
+
+
+_NOTE = (
+    "Section 4: gunicorn {cores} sync workers per contender, wrk -t1 -c{c} -d{d:g}s, {rounds} "
+    "alternating round(s) per target (median), after a short unmeasured warm-up of every "
+    "target. 'µs CPU/req' is the user + system CPU time of the server's workers (all threads, "
+    "from /proc) over the round divided by the requests wrk completed: on this shared machine "
+    "requests/s follows the share of the cores the workers get, CPU per request much less; "
+    "'(CPU n×)' beside a ratio is the reference's CPU per request over this project's, the "
+    "ratio an otherwise idle machine approaches. Verdicts are on requests/s. Each contender "
+    "runs on its own server with only its own middleware (benchmarks/stack/settings.py) and "
+    "renders the same template (benchmarks/stack/views.py): this project "
+    "(`request.experiment(name).assigned.name`, after `request.experiment.prefetch(...)` where "
+    "the core has it); django-waffle (`flag_is_active` on 5 percent flags at 50 %, "
+    "WaffleMiddleware writing its cookies); GrowthBook (one instance per request in a "
+    "middleware, destroyed at its end, the visitor id from a Django signed cookie minted when "
+    "absent, `run` on 5 experiments built once per process); the floor (request.user, the "
+    "signed visitor cookie read or minted, 5 HMAC-SHA256 slot lookups, `Vary: Cookie`, by "
+    "hand); and the page without experiments (5 fixed variants); as a diagnosis, this "
+    "project with STORE 'none' for requests sending `DNT: 1` (no events published). 5 "
+    "experiments, 50/50 "
+    "everywhere. New visitors send no cookie (every request a new visitor); returning visitors "
+    "send the cookie set of the contender's own first response (checked to show the same "
+    "variants). The realistic page adds three small ORM queries on a 50-row table (SQLite, "
+    "persistent connections). The machine is shared: other work runs beside, so compare rows "
+    "of one run, not runs."
+)
+
+
+def run(report: Report, quick: bool, rtt_us: float | None = None) -> dict[Key, WrkResult] | None:
+    """``rtt_us``: one raw redis-py HGET round trip (section 2), for the finding."""
+    missing = [tool for tool in ("wrk",) if shutil.which(tool) is None]
+    missing += [dist for dist in ("waffle", "growthbook") if importlib.util.find_spec(dist) is None]
+    if missing:
+        hint = f"missing {', '.join(missing)} (apt-get install wrk; pip install -e '.[bench]')"
+        report.not_run("4", OPERATION, BUDGET, hint)
+        return None
+    cores = os.cpu_count() or 1
+    connections = 2 * cores
+    # Short rounds keep the section near 5 minutes on 2 cores; a quiet machine can afford more.
+    seconds = int(os.environ.get("BENCH_STACK_SECONDS", 2 if quick else 3))
+    rounds = int(os.environ.get("BENCH_STACK_ROUNDS", 1 if quick else 3))
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+    workdir = Path(tempfile.mkdtemp(prefix="glex-bench-stack-"))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "benchmarks.stack.settings",
+        "BENCH_STACK_DB": str(workdir / "stack.sqlite3"),
+        "BENCH_REDIS_URL": redis_url,
+        "PYTHONPATH": str(ROOT),
+    }
+    # This project publishes its events on the request thread, as in production: to a real
+    # broker (a queue of the run's own, deleted afterwards). Without one, example_project's
+    # eager in-memory Celery would run the delivery task inside every request instead.
+    broker_url = os.environ.get("BENCH_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//")
+    queue = f"glex-stack-{os.getpid()}"
+    broker_problem = _broker(broker_url)
+    if broker_problem is None:
+        env["CELERY_BROKER_URL"] = broker_url
+        env["BENCH_STACK_TRACKING_QUEUE"] = queue
+    else:
+        env.pop("CELERY_BROKER_URL", None)  # example_project: Celery eager, in memory
+    runs: dict[Key, list[WrkResult]] = {key: [] for key in stack_rows.targets()}
+    try:
+        reason = _prepare(env)
+        if reason is not None:
+            report.not_run("4", OPERATION, BUDGET, reason)
+            return None
+        try:
+            _clear_store(redis_url)
+        except Exception as exc:  # redis-py's errors are not OSErrors
+            report.not_run("4", OPERATION, BUDGET, f"Redis at {redis_url}: {exc}")
+            return None
+        with _servers(env, workdir, cores) as servers:
+            cookies = {
+                n: probe(servers[c.server].base, n)
+                for n, c in CONTENDERS.items()
+                if n != stack_rows.NO_EVENTS  # measured for new visitors only
+            }
+
+            def measure(key: Key, seconds: int) -> WrkResult:
+                contender, page, visitor = key
+                server = servers[CONTENDERS[contender].server]
+                cookie = cookies[contender] if visitor == "returning" else None
+                header = CONTENDERS[contender].header
+                workers = proc_cpu.children(server.pid)
+                before = proc_cpu.cpu_seconds(workers)
+                url = server.base + page_path(contender, page)
+                result = wrk.run(url, connections, seconds, cookie, header)
+                after = proc_cpu.cpu_seconds(workers)
+                if before is None or after is None or not result.requests or not workers:
+                    return result
+                return replace(result, cpu_us=(after - before) / result.requests * 1e6)
+
+            for key in _order(0):  # warm every worker on every page, unmeasured
+                if key[2] == "new":
+                    measure(key, WARM_UP_SECONDS)
+            for round_no in range(rounds):
+                for key in _order(round_no):
+                    runs[key].append(measure(key, seconds))
+    except (RuntimeError, OSError) as exc:  # a server that did not start, a failed probe
+        report.not_run("4", OPERATION, BUDGET, str(exc))
+        return None
+    finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        with suppress(Exception):  # cleanup only: the figures stand without it
+            _clear_store(redis_url)
+        if broker_problem is None:
+            with suppress(Exception):
+                _delete_queue(broker_url, queue)
 
-    def summary(page: str) -> WrkResult:
-        items = runs[page]
-        return WrkResult(
-            statistics.median(r.rps for r in items),
-            statistics.median(r.p50_ms for r in items),
-            statistics.median(r.p99_ms for r in items),
-        )
-
-    results = {page: summary(page) for page in targets}
-    plain, exp = results["plain"], results["experiments"]
-
-    def figures(result: WrkResult) -> str:
-        return f"{result.rps:.0f} req/s, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms"
-
-    report.add(
-        Row(
-            "4",
-            OPERATION,
-            figures(exp),
-            f"without: {figures(plain)}",
-            ratio(exp.rps, plain.rps),
-            budget,
-            exp.rps >= BUDGET * plain.rps,
-        )
+    results = {key: wrk.median(items) for key, items in runs.items()}
+    for row in stack_rows.rows(results):
+        report.add(row)
+    tracking = (
+        f"This project's events go to a real broker ({_safe(broker_url)}, a queue of the run's "
+        "own that no worker consumes, deleted afterwards), published on the request thread."
+        if broker_problem is None
+        else f"No broker ({broker_problem}): this project's events went to Celery eager, in "
+        "memory, which runs the delivery task inside each request (costlier than a publish)."
     )
-    info = (
-        ("floor", "  floor: the same work hand-written (user, uuid4, signed cookie, 5 HMACs)"),
-        ("returning", "  returning visitor (cookie sent): 5 stored assignments, 1 prefetch trip"),
-        ("nostore", "  same page, STORE 'none' (engine cost without Redis; diagnosis only)"),
-    )
-    for page, label in info:
-        report.add(
-            Row(
-                "4*",
-                label,
-                figures(results[page]),
-                f"without: {plain.rps:.0f} req/s",
-                ratio(results[page].rps, plain.rps),
-                "(info)",
-                None,
-            )
-        )
-    report.notes.append(
-        f"Section 4: gunicorn {cores} sync workers, wrk -t1 -c{2 * cores} -d{duration}s, "
-        f"{rounds} alternating run(s) per page (median). Every wrk request is a new visitor "
-        "(no cookie) unless the row says otherwise: the middleware mints and signs an anonymous "
-        "id, nothing can be stored for it yet, so its 5 assignments are written after the "
-        "response by the write-behind thread (engine/writebehind.py). Every page goes through "
-        "the same middleware stack, ExperimentMiddleware included. The floor page "
-        "(benchmarks/stack/views.py `floor`) does by hand only what any implementation must do "
-        "for a new visitor and 5 experiments; its ratio bounds what the budget can measure."
-    )
-    if exp.rps < BUDGET * plain.rps:
-        report.findings.append(_finding(results, cores, rtt_us))
+    note = _NOTE.format(cores=cores, c=connections, d=seconds, rounds=rounds)
+    report.notes.append(f"{note} {tracking}")
+    if stack_rows.failures(results):
+        report.findings.append(stack_rows.finding(results, cores, rtt_us))
     return results
-
-
-def _worker_us(cores: int, result: WrkResult) -> float:
-    """Worker time per request: sync workers each serve one request at a time."""
-    return cores / result.rps * 1e6 if result.rps else float("inf")
-
-
-def _finding(results: dict[str, WrkResult], cores: int, rtt_us: float | None) -> str:
-    from django_experiments.engine.experiment import Experiment
-
-    plain, exp, floor = results["plain"], results["experiments"], results["floor"]
-    nostore, returning = results["nostore"], results["returning"]
-    plain_us = _worker_us(cores, plain)
-    allowance_us = (1 / BUDGET - 1) * plain_us
-    exp_us = _worker_us(cores, exp) - plain_us
-    floor_us = _worker_us(cores, floor) - plain_us
-    nostore_us = _worker_us(cores, nostore) - plain_us
-    returning_us = _worker_us(cores, returning) - plain_us
-    rtt = f" (section 2: one raw redis-py HGET takes {rtt_us:.0f} µs)" if rtt_us else ""
-    floor_verdict = (
-        "already over the allowance: no implementation that mints a signed anonymous id and "
-        "hashes the visitor once per experiment can meet the budget on this page"
-        if floor_us > allowance_us
-        else "within the allowance: the gap to the budget is this project's own overhead"
-    )
-    return "\n".join(
-        [
-            f"### 4. Full stack: {exp.rps:.0f} vs {plain.rps:.0f} req/s "
-            f"({ratio(exp.rps, plain.rps)}, budget ≥ {BUDGET}×)",
-            "",
-            f"- The plain page costs ~{plain_us:.0f} µs of worker time per request "
-            f"({cores} sync workers / {plain.rps:.0f} req/s), so the {BUDGET}× budget allows "
-            f"~{allowance_us:.0f} µs for {EXPERIMENTS} experiments.",
-            f"- The experiments page adds ~{exp_us:.0f} µs per request. The floor page, the same "
-            f"work hand-written (load the user, uuid4, a signed cookie, {EXPERIMENTS} "
-            f"HMAC-SHA256 slot lookups, `Vary: Cookie`), adds ~{floor_us:.0f} µs "
-            f"({ratio(floor.rps, plain.rps)}): {floor_verdict}.",
-            f"- With no store at all (STORE 'none') the experiments page adds ~{nostore_us:.0f} µs "
-            f"({ratio(nostore.rps, plain.rps)}): the engine and the cookie, ~"
-            f"{max(0.0, nostore_us - floor_us):.0f} µs over the floor. The Redis store adds "
-            f"~{max(0.0, exp_us - nostore_us):.0f} µs more: not a round trip on the request path "
-            f"(`{profiling.where(Experiment._store_get_or_set)}` defers the writes) but the "
-            f"work of writing {EXPERIMENTS} new assignments per visitor (the write-behind "
-            "thread's redis-py pipeline, one for many requests, and the Redis server), which "
-            f"shares these {cores} cores with the workers and wrk.",
-            f"- A returning visitor (cookie sent) costs ~{returning_us:.0f} µs per request "
-            f"({ratio(returning.rps, plain.rps)}): its {EXPERIMENTS} stored assignments are read "
-            f"in one pipelined round trip{rtt}, learned from the route's earlier requests "
-            "(engine/prefetch.py), on the request path.",
-        ]
-    )

@@ -98,7 +98,8 @@ def write_markdown(
         parts += ["## Notes", "", *(f"- {n}" for n in report.notes), ""]
     if report.findings:
         parts += ["## Failed budgets: profile findings and proposals", ""]
-        parts += [*report.findings, ""]
+        for finding in report.findings:  # each its own block, a blank line between
+            parts += [finding, ""]
     path.write_text("\n".join(parts))
 
 

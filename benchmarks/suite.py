@@ -85,8 +85,9 @@ def run_all(quick: bool, sections: list[str], output: Path | None, command: str)
         "full-stack figures are the median of alternating wrk runs. Every call uses a new "
         "context (fresh actor id) unless the row says otherwise. Round trips are counted on "
         "the client (one per request written to the Redis socket: a pipeline is one). Rows "
-        "marked `4*` are information rows beside the budget row: a hand-written floor, a "
-        "returning visitor, and a diagnosis without a store. Section 8 (results) runs in a "
+        "marked `4*` are information rows beside section 4's budget rows: every other ratio "
+        "of this project's configurations to the peers, the hand-written floor and the page "
+        "without experiments, and the peers' own figures. Section 8 (results) runs in a "
         "child process on PostgreSQL: the median of repeated full results computations."
     )
     if output is not None:

@@ -1,11 +1,26 @@
+"""``/bench/<page>/`` and ``/bench/<page>/realistic/`` (the same page plus three queries)."""
+
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import URLPattern, path
 
 from benchmarks.stack import views
 
-urlpatterns = [
-    path("bench/plain/", views.plain),
-    path("bench/experiments/", views.with_experiments),
-    path("bench/floor/", views.floor),
-]
+PAGES = {
+    "plain": views.plain,
+    "experiments": views.with_experiments,
+    "waffle": views.waffle,
+    "growthbook": views.growthbook,
+    "floor": views.floor,
+}
+
+
+def _routes() -> list[URLPattern]:
+    routes = []
+    for name, view in PAGES.items():
+        routes.append(path(f"bench/{name}/", view))
+        routes.append(path(f"bench/{name}/realistic/", view, {"realistic": True}))
+    return routes
+
+
+urlpatterns = _routes()

@@ -1,68 +1,132 @@
-"""The same page with and without five experiments resolved for the visitor, and its floor."""
+"""One page, one template, five ways to fill in five experiments' variants.
+
+Every view renders the same template with the same markup; only how the variants are decided
+differs. Each view also serves a "realistic" variant of the page (``realistic=True``): the
+same page plus three small ORM queries on the demo table (benchmarks/stack/models.py).
+
+- ``plain``: no experiments (five fixed variants);
+- ``with_experiments``: this project (``request.experiment(name).assigned.name``);
+- ``waffle``: django-waffle's ``flag_is_active`` on five percent flags;
+- ``growthbook``: ``GrowthBook.run`` on the request's instance (growthbook_middleware.py);
+- ``floor``: the same work hand-written, the lower bound for any library.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import uuid
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.template import engines
 from django.utils.cache import patch_vary_headers
 
-from django_experiments.engine.scope import current_scope
+from benchmarks.stack.growthbook_middleware import experiments as growthbook_experiments
+from benchmarks.stack.models import Article
 
 EXPERIMENTS = tuple(f"bench_{i}" for i in range(1, 6))
+ARTICLES = 50  # rows prepare.py creates
 
 _page = engines["django"].from_string(
     "<!doctype html><title>bench</title><h1>Landing</h1>"
     "{% for name, variant in variants %}<p class='{{ name }}'>{{ variant }}</p>{% endfor %}"
+    "{% if realistic %}<p>{{ total }} articles</p>"
+    "{% if featured %}<h2>{{ featured.title }}</h2>{% endif %}"
+    "<ul>{% for article in latest %}<li>{{ article.title }}</li>{% endfor %}</ul>{% endif %}"
     "<p><a href='/signup/'>Sign up</a></p>"
 )
 
 
-def plain(request: HttpRequest) -> HttpResponse:
+def _articles() -> dict[str, Any]:
+    """Three small queries, as a typical content page runs them."""
+    published = Article.objects.filter(published=True)
+    return {
+        "latest": list(published.order_by("-id")[:5]),
+        "total": published.count(),
+        "featured": published.filter(featured=True).first(),
+    }
+
+
+def _respond(
+    request: HttpRequest, variants: list[tuple[str, str]], realistic: bool
+) -> HttpResponse:
+    context: dict[str, Any] = {"variants": variants, "realistic": realistic}
+    if realistic:
+        context.update(_articles())
+    return HttpResponse(_page.render(context, request))
+
+
+def plain(request: HttpRequest, realistic: bool = False) -> HttpResponse:
     # The same markup as with experiments (five fixed variants): only resolution differs.
-    variants = [(name, "control") for name in EXPERIMENTS]
-    return HttpResponse(_page.render({"variants": variants}, request))
+    return _respond(request, [(name, "control") for name in EXPERIMENTS], realistic)
 
 
-def with_experiments(request: HttpRequest) -> HttpResponse:
+def with_experiments(request: HttpRequest, realistic: bool = False) -> HttpResponse:
     resolve = request.experiment  # type: ignore[attr-defined]
+    # The explicit multi-read (one round trip for a returning visitor's stored assignments),
+    # once the core has it.
+    if hasattr(resolve, "prefetch"):
+        resolve.prefetch(*EXPERIMENTS)
     variants = [(name, resolve(name).assigned.name) for name in EXPERIMENTS]
-    response = HttpResponse(_page.render({"variants": variants}, request))
-    # Lets the harness check that the middleware bound a scope for this request.
-    response["X-Bench-Scope"] = "1" if current_scope() is not None else "0"
-    return response
+    return _respond(request, variants, realistic)
+
+
+def waffle(request: HttpRequest, realistic: bool = False) -> HttpResponse:
+    from waffle import flag_is_active
+
+    variants = [
+        (name, "candidate" if flag_is_active(request, name) else "control") for name in EXPERIMENTS
+    ]
+    return _respond(request, variants, realistic)
+
+
+_GROWTHBOOK = growthbook_experiments(EXPERIMENTS)
+
+
+def growthbook(request: HttpRequest, realistic: bool = False) -> HttpResponse:
+    gb = request.growthbook  # type: ignore[attr-defined]
+    variants = [(name, gb.run(_GROWTHBOOK[name]).value) for name in EXPERIMENTS]
+    return _respond(request, variants, realistic)
 
 
 _KEY = hashlib.sha256(b"bench-floor").digest()
+FLOOR_COOKIE = "bench_floor"
+_FLOOR_SALT = "bench-floor"
+_FLOOR_MAX_AGE = 60 * 60 * 24 * 365 * 2
 
 
-def floor(request: HttpRequest) -> HttpResponse:
-    """What any library must do for a new visitor and five experiments, hand-written.
+def floor(request: HttpRequest, realistic: bool = False) -> HttpResponse:
+    """What any library must do for five experiments, hand-written.
 
-    Is the visitor logged in (load ``request.user``), mint an anonymous id, give each
-    experiment its own keyed hash of it (HMAC-SHA256, as context keys are) reduced to one of
-    10,000 slots, set the signed cookie and ``Vary: Cookie``. No engine, no store, no
-    definitions: the lower bound for the experiments page's extra cost.
+    Is the visitor logged in (load ``request.user``), read the signed visitor cookie or mint an
+    anonymous id, give each experiment its own keyed hash of it (HMAC-SHA256, as context keys
+    are) reduced to one of 10,000 slots, set the signed cookie when minted and ``Vary:
+    Cookie``. No engine, no store, no definitions: the lower bound for the experiments page's
+    extra cost.
     """
     request.user.is_authenticated  # noqa: B018
-    visitor = uuid.uuid4().hex
+    visitor = request.get_signed_cookie(
+        FLOOR_COOKIE, default=None, salt=_FLOOR_SALT, max_age=_FLOOR_MAX_AGE
+    )
+    minted = visitor is None
+    if visitor is None:
+        visitor = uuid.uuid4().hex
     variants = []
     for name in EXPERIMENTS:
         digest = hmac.new(_KEY, f"{name}:{visitor}".encode(), hashlib.sha256).digest()
         slot = int.from_bytes(digest[:8], "big") % 10_000
         variants.append((name, "control" if slot < 5_000 else "candidate"))
-    response = HttpResponse(_page.render({"variants": variants}, request))
-    response.set_signed_cookie(
-        "bench_floor",
-        visitor,
-        salt="bench-floor",
-        max_age=60 * 60 * 24 * 365 * 2,
-        secure=False,
-        httponly=True,
-        samesite="Lax",
-    )
+    response = _respond(request, variants, realistic)
+    if minted:
+        response.set_signed_cookie(
+            FLOOR_COOKIE,
+            visitor,
+            salt=_FLOOR_SALT,
+            max_age=_FLOOR_MAX_AGE,
+            secure=False,
+            httponly=True,
+            samesite="Lax",
+        )
     patch_vary_headers(response, ("Cookie",))
     return response

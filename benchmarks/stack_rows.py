@@ -1,0 +1,197 @@
+"""Section 4's rows: every ratio of this project's configurations to each peer, and budgets.
+
+Pure functions of the measured medians, so the verdicts can be tested without a server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from benchmarks.report import Row, ratio
+from benchmarks.wrk import WrkResult
+
+PAGES = ("trivial", "realistic")
+VISITORS = ("new", "returning")
+#: This project's configurations (the contenders with budgets).
+OURS = {"redis": "Redis store", "none": "STORE 'none'"}
+#: The references each configuration is compared with.
+PEERS = {"waffle": "django-waffle", "growthbook": "GrowthBook", "floor": "hand-written floor"}
+PLAIN = "plain"
+PLAIN_LABEL = "page without experiments"
+#: Diagnosis: STORE "none" for requests sending ``DNT: 1``, so no event is published. The
+#: difference to STORE "none" is the request thread's tracking hand-off.
+NO_EVENTS = "none_dnt"
+NO_EVENTS_LABEL = "STORE 'none' with DNT: 1 (no events published)"
+RETIRED_BUDGET = 0.9
+
+#: (contender, page, visitor) → median wrk result. The plain page has no visitor state: it is
+#: measured once, as "new".
+Key = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class Budget:
+    minimum: float
+    visitors: tuple[str, ...]
+
+
+BUDGETS: dict[tuple[str, str], Budget] = {
+    # The same deterministic work that GrowthBook does.
+    ("none", "growthbook"): Budget(1.0, VISITORS),
+    ("redis", "waffle"): Budget(1.0, VISITORS),
+    ("redis", "growthbook"): Budget(0.9, VISITORS),
+    # Every configuration, new visitors: within 10 % of the hand-written floor.
+    ("redis", "floor"): Budget(0.9, ("new",)),
+    ("none", "floor"): Budget(0.9, ("new",)),
+}
+
+
+def targets() -> list[Key]:
+    """Every (contender, page, visitor) the section measures."""
+    out: list[Key] = []
+    for page in PAGES:
+        out += [(PLAIN, page, "new"), (NO_EVENTS, page, "new")]
+        for visitor in VISITORS:
+            out += [(contender, page, visitor) for contender in (*OURS, *PEERS)]
+    return out
+
+
+def _reference(results: Mapping[Key, WrkResult], peer: str, page: str, visitor: str) -> WrkResult:
+    return results[(peer, page, "new" if peer == PLAIN else visitor)]
+
+
+def ratios(mine: WrkResult, theirs: WrkResult) -> str:
+    """req/s ratio, and the CPU-per-request ratio (theirs / ours: same direction) if measured."""
+    text = ratio(mine.rps, theirs.rps)
+    if mine.cpu_us and theirs.cpu_us:
+        text += f" (CPU {theirs.cpu_us / mine.cpu_us:.2f}×)"
+    return text
+
+
+def budget_for(ours: str, peer: str, visitor: str) -> Budget | None:
+    budget = BUDGETS.get((ours, peer))
+    return budget if budget is not None and visitor in budget.visitors else None
+
+
+def rows(results: Mapping[Key, WrkResult]) -> list[Row]:
+    """Per page, configuration and visitor kind: one row per reference (budget or info)."""
+    out: list[Row] = []
+    for page in PAGES:
+        for ours, ours_label in OURS.items():
+            for visitor in VISITORS:
+                mine = results[(ours, page, visitor)]
+                for peer, peer_label in (*PEERS.items(), (PLAIN, PLAIN_LABEL)):
+                    theirs = _reference(results, peer, page, visitor)
+                    budget = budget_for(ours, peer, visitor)
+                    if budget is not None:
+                        verdict: str = f"≥ {budget.minimum:.1f}× {peer_label}"
+                        passed: bool | None = mine.rps >= budget.minimum * theirs.rps
+                    elif peer == PLAIN:
+                        verdict = f"(info; retired: ≥ {RETIRED_BUDGET}×)"
+                        passed = None
+                    else:
+                        verdict, passed = "(info)", None
+                    out.append(
+                        Row(
+                            "4" if budget is not None else "4*",
+                            f"full stack, {page} page, {visitor} visitors: "
+                            f"{ours_label} vs {peer_label} (req/s)",
+                            mine.figures(),
+                            f"{peer_label}: {theirs.figures()}",
+                            ratios(mine, theirs),
+                            verdict,
+                            passed,
+                        )
+                    )
+        plain = results[(PLAIN, page, "new")]
+        quiet, tracked = results[(NO_EVENTS, page, "new")], results[("none", page, "new")]
+        growthbook, floor = results[("growthbook", page, "new")], results[("floor", page, "new")]
+        out.append(
+            Row(
+                "4*",
+                f"  {page} page, new visitors, diagnosis: {NO_EVENTS_LABEL}",
+                quiet.figures(),
+                f"STORE 'none' (events published): {tracked.rps:.0f} req/s; GrowthBook "
+                f"{growthbook.rps:.0f} req/s; floor {floor.rps:.0f} req/s",
+                f"{ratios(quiet, tracked)} / {ratios(quiet, growthbook)} / {ratios(quiet, floor)}",
+                "(info: vs STORE 'none' / GrowthBook / floor)",
+                None,
+            )
+        )
+        for peer, peer_label in PEERS.items():
+            new, back = results[(peer, page, "new")], results[(peer, page, "returning")]
+            out.append(
+                Row(
+                    "4*",
+                    f"  {page} page, peer: {peer_label} (new / returning visitors)",
+                    f"new {new.figures()}; returning {back.rps:.0f} req/s",
+                    f"{PLAIN_LABEL}: {plain.figures()}",
+                    f"{ratio(new.rps, plain.rps)} / {ratio(back.rps, plain.rps)}",
+                    "(info)",
+                    None,
+                )
+            )
+    return out
+
+
+def failures(results: Mapping[Key, WrkResult]) -> list[str]:
+    """The failed budgets, one line each."""
+    out = []
+    for (ours, peer), budget in BUDGETS.items():
+        for page in PAGES:
+            for visitor in budget.visitors:
+                mine = results[(ours, page, visitor)]
+                theirs = _reference(results, peer, page, visitor)
+                if mine.rps < budget.minimum * theirs.rps:
+                    out.append(
+                        f"{OURS[ours]} vs {PEERS[peer]}, {page} page, {visitor} visitors: "
+                        f"{ratio(mine.rps, theirs.rps)} (budget ≥ {budget.minimum:.1f}×)"
+                    )
+    return out
+
+
+def worker_us(cores: int, result: WrkResult) -> float:
+    """Worker CPU per request as measured, else worker time: sync workers serve one at a time."""
+    if result.cpu_us is not None:
+        return result.cpu_us
+    return cores / result.rps * 1e6 if result.rps else float("inf")
+
+
+def finding(results: Mapping[Key, WrkResult], cores: int, rtt_us: float | None) -> str:
+    """The failed budgets and where the worker time goes, contender by contender."""
+    failed = failures(results)
+    contenders = {**{k: f"this project, {v}" for k, v in OURS.items()}, **PEERS}
+    lines = [
+        f"### 4. Full stack: {len(failed)} budget(s) failed",
+        "",
+        *(f"- {line}" for line in failed),
+        "",
+        "Worker CPU time per request (from /proc; where not measured, worker time: "
+        f"{cores} sync workers / req/s) above the page without experiments:",
+        "",
+        "| contender | " + " | ".join(f"{p} page, {v}" for p in PAGES for v in VISITORS) + " |",
+        "|---|" + "---|" * (len(PAGES) * len(VISITORS)),
+    ]
+    for contender, label in contenders.items():
+        cells = []
+        for page in PAGES:
+            plain_us = worker_us(cores, results[(PLAIN, page, "new")])
+            for visitor in VISITORS:
+                extra = worker_us(cores, results[(contender, page, visitor)]) - plain_us
+                cells.append(f"{extra:+.0f} µs")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    page_us = worker_us(cores, results[(PLAIN, "trivial", "new")])
+    floor_us = worker_us(cores, results[("floor", "trivial", "new")])
+    lines += [
+        "",
+        f"- On the trivial page, the page without experiments costs ~{page_us:.0f} µs of worker "
+        f"CPU per request and the floor ~{floor_us:.0f} µs; ≥ 0.9× the floor allows "
+        f"~{floor_us / 0.9 - page_us:.0f} µs over the page without experiments.",
+    ]
+    if rtt_us is not None:
+        lines.append(
+            f"- One raw redis-py HGET round trip (section 2) takes {rtt_us:.0f} µs: a returning "
+            "visitor's stored assignments cost at least one of them."
+        )
+    return "\n".join(lines)
