@@ -28,7 +28,7 @@ from django_experiments.conf import settings
 from django_experiments.engine import assignments
 from django_experiments.engine.context import RESERVED, is_anonymous_actor
 from django_experiments.engine.experiment import Experiment
-from django_experiments.engine.registry import experiment, prefetch
+from django_experiments.engine.registry import experiment, prefetch, resolved_in
 from django_experiments.engine.scope import Scope, activate
 from django_experiments.tracking.producer import flush_scope
 
@@ -111,6 +111,8 @@ class RequestExperiments:
         """
         if not set(context) - RESERVED:
             context = {**context, "actor": await _auser(self.request)}
+        if resolved_in(self.scope, name, variant, _with_default_actor(context, None)):
+            return self(name, variant, **context)  # memoised: no I/O, no thread hop
 
         def resolve() -> Experiment:
             exp = self(name, variant, **context)

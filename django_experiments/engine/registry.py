@@ -120,14 +120,7 @@ def experiment(
     cls, base_name, full_name = found_class
     if scope is None:
         return cls._create(base_name, full_name, variant, None, context)
-    if len(context) == 1:
-        # One keyword (actor=...): skip the generic identity's sorting and encoding.
-        [(field, value)] = context.items()
-        if value is not None and type(value) is not str:
-            value = identify(value)
-        memo_key: tuple[Any, ...] = (name, variant, field, value)
-    else:
-        memo_key = (name, variant, identify(context))
+    memo_key = _memo_key(name, variant, context)
     state = scope.memo.get(memo_key)
     if state is None:
         found = cls._create(base_name, full_name, variant, scope, context)
@@ -136,6 +129,23 @@ def experiment(
         found._shared = True
         return found
     return cls._from_resolution(state, variant)
+
+
+def _memo_key(name: str, variant: str | None, context: dict[str, Any]) -> tuple[Any, ...]:
+    if len(context) == 1:
+        # One keyword (actor=...): skip the generic identity's sorting and encoding.
+        [(field, value)] = context.items()
+        if value is not None and type(value) is not str:
+            value = identify(value)
+        return (name, variant, field, value)
+    return (name, variant, identify(context))
+
+
+def resolved_in(scope: Scope, name: str, variant: str | None, context: dict[str, Any]) -> bool:
+    """Whether ``experiment(name, variant, **context)`` is already resolved in ``scope``:
+    asking again then needs no I/O (the async API skips its thread hop)."""
+    state = scope.memo.get(_memo_key(name, variant, context))
+    return state is not None and state.decision is not None
 
 
 def prefetch(names: Iterable[str], /, *, scope: Scope | None = None, **context: Any) -> int:
