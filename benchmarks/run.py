@@ -24,7 +24,7 @@ if str(ROOT) not in sys.path:  # ``python benchmarks/run.py`` works too
     sys.path.insert(0, str(ROOT))
 
 
-ALL_SECTIONS = "1,2,6,7,3,4,5"
+ALL_SECTIONS = "1,2,6,7,3,4,5,8,9"
 
 
 def _sections(spec: str) -> list[str]:

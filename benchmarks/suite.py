@@ -7,10 +7,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks import (
+    bench_asgi,
     bench_inprocess,
     bench_memory,
     bench_migration,
     bench_redis,
+    bench_results,
     bench_scaling,
     bench_stack,
     bench_tracking,
@@ -55,6 +57,8 @@ def run_all(quick: bool, sections: list[str], output: Path | None, command: str)
         "7": lambda: bench_scaling.run(report, plan),
         "4": lambda: bench_stack.run(report, quick, raw_rtt_us()),
         "5": lambda: bench_tracking.run(report, plan, quick),
+        "8": lambda: bench_results.run(report, quick),
+        "9": lambda: bench_asgi.run(report, quick),
     }
     for section in sections:
         step = steps.get(section)
@@ -83,7 +87,8 @@ def run_all(quick: bool, sections: list[str], output: Path | None, command: str)
         "the client (one per request written to the Redis socket: a pipeline is one). Rows "
         "marked `4*` are information rows beside section 4's budget rows: every other ratio "
         "of this project's configurations to the peers, the hand-written floor and the page "
-        "without experiments, and the peers' own figures."
+        "without experiments, and the peers' own figures. Section 8 (results) runs in a "
+        "child process on PostgreSQL: the median of repeated full results computations."
     )
     if output is not None:
         write_markdown(output, report, machine.describe(_redis_client()), command, method)

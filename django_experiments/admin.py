@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any
 
 from django import forms
@@ -13,7 +14,6 @@ from django.core.exceptions import ValidationError
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
@@ -22,7 +22,7 @@ from django_experiments import services
 from django_experiments.engine import allocation
 from django_experiments.models import Experiment, Phase, Treatment
 from django_experiments.tracking import admin as _tracking_admin  # noqa: F401 - registers
-from django_experiments.validation import TreatmentRow, validate_treatment_rows
+from django_experiments.validation import TreatmentRow, parse_weight, validate_treatment_rows
 from django_experiments.weight_field import WeightField
 
 
@@ -32,8 +32,66 @@ def shares_of(treatments: list[Treatment]) -> dict[str, float]:
     return {name: 100 * n / allocation.SLOTS for name, n in counts.items()}
 
 
+def percent(share: float) -> str:
+    """A share as the admin shows it everywhere: "50", "33.33", never "50.00"."""
+    return f"{share:.2f}".rstrip("0").rstrip(".")
+
+
+class WeightInput(forms.NumberInput):
+    """A weight as people write it ("1", "0.5"), not as the column stores it ("1.0000")."""
+
+    def format_value(self, value: Any) -> str | None:
+        if isinstance(value, Decimal) and value.is_finite():
+            # normalize() alone would write 100 as "1E+2"; the "f" format undoes the exponent.
+            return format(value.normalize(), "f")
+        return super().format_value(value)
+
+
+class TreatmentForm(forms.ModelForm):
+    class Meta:
+        model = Treatment
+        fields = ("order", "name", "weight", "is_control", "payload")
+        # Any weight string is a form error, never a 500 (weight_field.py).
+        field_classes = {"weight": WeightField}
+        # Compact widgets: the inline has to fit a 1280 px window with the share column.
+        widgets = {
+            "order": forms.NumberInput(attrs={"class": "glex-order"}),
+            "name": forms.TextInput(attrs={"size": 16}),
+            "weight": WeightInput(attrs={"class": "glex-weight"}),
+            "payload": forms.Textarea(attrs={"rows": 2, "cols": 32, "class": "glex-payload"}),
+        }
+
+    def clean_weight(self) -> Decimal:
+        # The shared rule, with the API's message. Checked here, the weight is left out of the
+        # model's own validation, which would otherwise report a negative weight a second time
+        # (its MinValueValidator and Treatment.clean() both reject it).
+        return parse_weight(self.cleaned_data["weight"])
+
+
 class TreatmentFormSet(BaseInlineFormSet):
-    """Validates the whole posted treatment set with the same rules as the model and the API."""
+    """Validates the whole posted treatment set with the same rules as the model and the API.
+
+    A new treatment left at the default order (0) while an earlier row already has it goes
+    after the rows above it, so rows added without the admin's JavaScript do not all share 0.
+    """
+
+    def save_new(self, form: forms.ModelForm, commit: bool = True) -> Any:
+        if "order" not in form.changed_data:
+            above = self._orders_above(form)
+            if form.instance.order in above:
+                form.instance.order = max(above) + 1
+        return super().save_new(form, commit=commit)
+
+    def _orders_above(self, new: forms.ModelForm) -> list[int]:
+        # Existing rows come first in the formset, and earlier new rows were already given
+        # their order, so each instance above ``new`` carries the order it will be saved with.
+        orders = []
+        for form in self.forms:
+            if form is new:
+                break
+            if not (getattr(form, "cleaned_data", None) or {}).get("DELETE"):
+                orders.append(form.instance.order)
+        return orders
 
     def clean(self) -> None:
         super().clean()
@@ -46,13 +104,6 @@ class TreatmentFormSet(BaseInlineFormSet):
                 continue
             rows.append(TreatmentRow(data["name"], data["weight"], bool(data.get("is_control"))))
         validate_treatment_rows(self.instance.status, rows)
-
-
-class TreatmentForm(forms.ModelForm):
-    class Meta:
-        model = Treatment
-        fields = ("order", "name", "weight", "is_control", "payload")
-        field_classes = {"weight": WeightField}
 
 
 class TreatmentInline(admin.TabularInline):
@@ -68,7 +119,7 @@ class PhaseInline(admin.TabularInline):
     model = Phase
     extra = 0
     can_delete = False
-    fields = ("number", "reason", "started_at", "ended_at", "change", "changed_by_label")
+    fields = ("number", "reason", "started_at", "ended_at", "change", "editor")
     readonly_fields = fields
     ordering = ("-number",)
     verbose_name_plural = _("Phases (every change of weights or salt)")
@@ -79,6 +130,15 @@ class PhaseInline(admin.TabularInline):
     @admin.display(description=_("Change"))
     def change(self, obj: Phase) -> str:
         return obj.describe_change()
+
+    @admin.display(description=_("Changed by"), ordering="changed_by_label")
+    def editor(self, obj: Phase) -> str:
+        return editor_of(obj)
+
+
+def editor_of(phase: Phase) -> str:
+    """Who made the change, as recorded then (the label outlives a deleted user)."""
+    return phase.changed_by_label or "—"
 
 
 class ExperimentForm(forms.ModelForm):
@@ -120,7 +180,14 @@ class ExperimentAdmin(admin.ModelAdmin):
     form = ExperimentForm
     action_form = ExperimentActionForm
     inlines = [TreatmentInline, PhaseInline]
-    list_display = ("name", "status", "treatment_shares", "phase_started", "updated_at")
+    list_display = (
+        "name",
+        "status",
+        "treatment_shares",
+        "phase_started",
+        "srm_flag",
+        "updated_at",
+    )
     list_filter = ("status", "client_visible")
     search_fields = ("name", "description", "hypothesis")
     readonly_fields = (
@@ -163,6 +230,10 @@ class ExperimentAdmin(admin.ModelAdmin):
         js = ("django_experiments/admin/preview.js",)
         css = {"all": ("django_experiments/admin/preview.css",)}
 
+    def get_inlines(self, request: HttpRequest, obj: Experiment | None) -> list[Any]:
+        # A new experiment has no phases yet: no empty Phases table on the Add page.
+        return [TreatmentInline] if obj is None else [TreatmentInline, PhaseInline]
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Experiment]:
         current = Phase.objects.filter(experiment=OuterRef("pk"), ended_at__isnull=True)
         return (
@@ -183,7 +254,7 @@ class ExperimentAdmin(admin.ModelAdmin):
                 (
                     t.name,
                     " ★" if t.is_control else "",
-                    f"{shares[t.name]:.2f}".rstrip("0").rstrip("."),
+                    percent(shares[t.name]),
                 )
                 for t in treatments
             ),
@@ -218,7 +289,7 @@ class ExperimentAdmin(admin.ModelAdmin):
         rows = format_html_join(
             "",
             '<tr data-treatment="{}"><td>{}</td><td class="glex-share">{}%</td></tr>',
-            ((t.name, t.name, f"{shares[t.name]:.2f}") for t in treatments),
+            ((t.name, t.name, percent(shares[t.name])) for t in treatments),
         )
         return format_html(
             '<table id="glex-share-preview"><thead><tr><th>{}</th><th>{}</th></tr></thead>'
@@ -233,27 +304,62 @@ class ExperimentAdmin(admin.ModelAdmin):
         )
 
     def get_urls(self) -> list[Any]:
-        view = self.admin_site.admin_view(self.results_view)
+        def wrap(fn: Any) -> Any:
+            return self.admin_site.admin_view(fn)
+
         return [
-            path("<path:object_id>/results/", view, name="django_experiments_experiment_results"),
+            path(
+                "<path:object_id>/results/",
+                wrap(self.results_view),
+                name="django_experiments_experiment_results",
+            ),
+            path(
+                "<path:object_id>/results.json",
+                wrap(self.results_json_view),
+                name="django_experiments_experiment_results_json",
+            ),
+            path(
+                "<path:object_id>/results.csv",
+                wrap(self.results_csv_view),
+                name="django_experiments_experiment_results_csv",
+            ),
             *super().get_urls(),
         ]
 
-    def results_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        from django_experiments.results import results_for
-
+    def _viewable(self, request: HttpRequest, object_id: str) -> Experiment:
         experiment = self.get_object(request, object_id)
         if experiment is None or not self.has_view_permission(request, experiment):
             raise Http404
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "original": experiment,
-            "title": f"{experiment.name}: results",
-            "results": results_for(experiment),
-        }
-        return TemplateResponse(
-            request, "admin/django_experiments/experiment/results.html", context
+        return experiment
+
+    def results_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        from django_experiments.results import views
+
+        experiment = self._viewable(request, object_id)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta}
+        return views.results_page(request, experiment, context)
+
+    def results_json_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        from django_experiments.results import views
+
+        return views.results_json(request, self._viewable(request, object_id))
+
+    def results_csv_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        from django_experiments.results import views
+
+        return views.results_csv(request, self._viewable(request, object_id))
+
+    @admin.display(description=_("SRM"))
+    def srm_flag(self, obj: Experiment) -> str:
+        """Red when the current phase's split is off its weights (SRM p < 0.001)."""
+        from django_experiments.results.srm import current_srm_p_value, srm_failed
+
+        if not srm_failed(obj):
+            return "—"
+        return format_html(
+            '<span class="glex-srm-flag" style="color:#ba2121;font-weight:bold" '
+            'title="{}">⚠ SRM</span>',
+            _("Sample ratio mismatch: p = {}").format(f"{current_srm_p_value(obj):.2g}"),
         )
 
     @admin.display(description=_("Results"))
@@ -261,7 +367,7 @@ class ExperimentAdmin(admin.ModelAdmin):
         if obj.pk is None:
             return "—"
         url = reverse("admin:django_experiments_experiment_results", args=[obj.pk])
-        return format_html('<a href="{}">{}</a>', url, _("Conversion results of this phase"))
+        return format_html('<a href="{}">{}</a>', url, _("Results (current phase)"))
 
     def changeform_view(
         self,
@@ -336,7 +442,7 @@ class PhaseAdmin(admin.ModelAdmin):
         "started_at",
         "ended_at",
         "change",
-        "changed_by_label",
+        "editor",
     )
     list_filter = ("reason",)
     search_fields = ("experiment__name",)
@@ -351,3 +457,7 @@ class PhaseAdmin(admin.ModelAdmin):
     @admin.display(description=_("Change"))
     def change(self, obj: Phase) -> str:
         return obj.describe_change()
+
+    @admin.display(description=_("Changed by"), ordering="changed_by_label")
+    def editor(self, obj: Phase) -> str:
+        return editor_of(obj)

@@ -184,6 +184,7 @@ def _check_values(user: dict[str, Any]) -> list[checks.CheckMessage]:
         )
     errors += _check_locmem_store(user)
     errors += _check_client_limits(user)
+    errors += _check_conversion_windows(user)
     return errors
 
 
@@ -240,6 +241,37 @@ def _check_client_limits(user: dict[str, Any]) -> list[checks.CheckMessage]:
 def _valid_rate(rate: str) -> bool:
     count, slash, period = rate.partition("/")
     return bool(slash) and count.strip().isdecimal() and period[:1] in ("s", "m", "h", "d")
+
+
+def _check_conversion_windows(user: dict[str, Any]) -> list[checks.CheckMessage]:
+    """``{experiment name or "*": hours}`` with positive, finite hours (or None: no window)."""
+    windows = user.get("CONVERSION_WINDOWS")
+    if not isinstance(windows, dict):
+        return []  # E003 reports a wrong type
+    bad = [
+        name
+        for name, hours in windows.items()
+        if not isinstance(name, str)
+        or not (
+            hours is None
+            or (
+                isinstance(hours, (int, float))
+                and not isinstance(hours, bool)
+                and math.isfinite(hours)
+                and hours > 0
+            )
+        )
+    ]
+    if not bad:
+        return []
+    return [
+        _error(
+            "E030",
+            f"DJANGO_EXPERIMENTS['CONVERSION_WINDOWS'] entries {bad!r} must map an experiment "
+            "name (or '*') to a positive number of hours, or None.",
+            "After changing a window, run `manage.py rebuild_results <experiment>`.",
+        )
+    ]
 
 
 def _check_sink_config(user: dict[str, Any], sink: str) -> list[checks.CheckMessage]:
@@ -333,6 +365,97 @@ def check_middleware(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
     return []
 
 
+#: docs/tracking.md ("Redis as the Celery broker"): the batches of a worker killed mid-task
+#: reach the sinks within this many seconds once a worker consumes again.
+REDIS_DELIVERY_TARGET = 900.0
+REDIS_BROKER_SCHEMES = ("redis", "rediss", "redis+socket", "sentinel")
+#: backoff() adds up to 10 % jitter to a retry's countdown.
+RETRY_JITTER = 1.1
+
+
+def check_redis_broker(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """With Redis as the broker, a SIGKILLed worker's batches wait out ``visibility_timeout``.
+
+    ``deliver`` acknowledges late, so kombu keeps a task a worker took in its un-acked set
+    and gives it back only when it is ``visibility_timeout`` old, at its next restore sweep;
+    kombu's default timeout is one hour. A retry whose countdown outlives the timeout is
+    given back while it waits and runs twice.
+    """
+    options = _redis_broker_options()
+    if options is None:
+        return []
+    from kombu.transport.redis import Channel
+
+    timeout = _number(options.get("visibility_timeout"), Channel.visibility_timeout)
+    sweep = _number(
+        options.get("unacked_restore_interval"), getattr(Channel, "unacked_restore_interval", 10)
+    ) * _number(
+        options.get("unacked_restore_throttle"), getattr(Channel, "unacked_restore_throttle", 1)
+    )
+    recommended = (
+        "CELERY_BROKER_TRANSPORT_OPTIONS = {'visibility_timeout': 840, "
+        "'unacked_restore_interval': 10, 'unacked_restore_throttle': 1} "
+        "(docs/tracking.md, 'Redis as the Celery broker')."
+    )
+    errors: list[checks.CheckMessage] = []
+    if timeout + sweep > REDIS_DELIVERY_TARGET:
+        errors.append(
+            _error(
+                "W006",
+                f"The Celery broker is Redis with visibility_timeout {timeout:g} s: tracking "
+                f"batches of a worker killed mid-task wait up to {timeout + sweep:g} s "
+                f"(timeout + restore sweep), beyond the {REDIS_DELIVERY_TARGET:g} s delivery "
+                "target.",
+                f"Set {recommended}",
+            )
+        )
+    user = getattr(django_settings, "DJANGO_EXPERIMENTS", {})
+    user = user if isinstance(user, dict) else {}
+    ceiling = _number(
+        user.get("TRACKING_RETRY_BACKOFF_MAX"), DEFAULTS["TRACKING_RETRY_BACKOFF_MAX"]
+    )
+    longest = ceiling * RETRY_JITTER
+    if longest >= timeout:
+        errors.append(
+            _error(
+                "W007",
+                f"Sink retries wait up to {longest:g} s (TRACKING_RETRY_BACKOFF_MAX "
+                f"{ceiling:g} s + 10 % jitter), not less than the Redis broker's "
+                f"visibility_timeout {timeout:g} s: Redis gives a waiting retry to another "
+                "worker and the sink gets the batch again.",
+                f"Keep TRACKING_RETRY_BACKOFF_MAX x 1.1 below visibility_timeout: {recommended}",
+            )
+        )
+    return errors
+
+
+def _redis_broker_options() -> dict[str, Any] | None:
+    """The current Celery app's ``broker_transport_options`` when its broker is Redis."""
+    try:
+        from celery._state import get_current_app
+
+        conf = get_current_app().conf
+        if conf.task_always_eager:
+            return None  # no broker: tasks run inline
+        url = conf.broker_url or ""
+        if isinstance(url, (list, tuple)):
+            url = url[0] if url else ""
+        scheme = str(url).split("://", 1)[0].lower()
+        options = conf.broker_transport_options or {}
+    except Exception:  # an unconfigurable app is the host project's start-up error, not ours
+        return None
+    if scheme not in REDIS_BROKER_SCHEMES or not isinstance(options, dict):
+        return None
+    return options
+
+
+def _number(value: Any, default: float) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return float(default)
+
+
 def register() -> None:
     checks.register(check_settings, "django_experiments")
     checks.register(check_middleware, "django_experiments")
+    checks.register(check_redis_broker, "django_experiments")

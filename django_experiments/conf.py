@@ -74,6 +74,9 @@ DEFAULTS: dict[str, Any] = {
     # Proxies (IPs or CIDRs) whose X-Forwarded-For the rate limits believe (api/client_ip.py);
     # empty: the socket address is the client's.
     "TRUSTED_PROXIES": [],
+    # Results: hours after a context's first exposure during which its events count, per
+    # experiment name ("*": every other experiment). Unlisted: no window.
+    "CONVERSION_WINDOWS": {},
 }
 
 # Allowed types per key; a tuple means any of them. ``None`` is accepted where the default is.
@@ -121,6 +124,7 @@ TYPES: dict[str, tuple[type, ...]] = {
     "API_THROTTLE_RATE": (str,),
     "TRACKING_CLIENT_CONTEXT_RATE": (str, type(None)),  # None switches the limit off
     "TRUSTED_PROXIES": (list, tuple),
+    "CONVERSION_WINDOWS": (dict,),
 }
 
 NESTING_CHOICES = ("raise", "warn", "allow")
@@ -177,6 +181,7 @@ KINDS: dict[str, str] = {
     "API_THROTTLE_RATE": "opt_str",
     "TRUSTED_PROXIES": "str_tuple",
     "TRACKING_CLIENT_CONTEXT_RATE": "opt_str",
+    "CONVERSION_WINDOWS": "hours_dict",
 }
 
 #: Settings that were removed; still accepted (a check warns) so that old configs load.
@@ -218,6 +223,16 @@ def _coerce(kind: str, value: object, default: object) -> object:
         if isinstance(value, dict):
             return {str(k): str(v) for k, v in value.items()}
         return default
+    if kind == "hours_dict":
+        if not isinstance(value, dict):
+            return default
+        # Entries E030 reports (not hours) are left out rather than reaching callers.
+        return {
+            k: (None if v is None else float(v))
+            for k, v in value.items()
+            if isinstance(k, str)
+            and (v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)))
+        }
     raise ValueError(f"unknown setting kind {kind!r}")
 
 
@@ -275,6 +290,7 @@ class Settings:
     API_THROTTLE_RATE: str | None
     TRUSTED_PROXIES: tuple[str, ...]
     TRACKING_CLIENT_CONTEXT_RATE: str | None
+    CONVERSION_WINDOWS: dict[str, float | None]
 
     def _user(self) -> dict[str, object]:
         value = getattr(django_settings, "DJANGO_EXPERIMENTS", None)

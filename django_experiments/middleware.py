@@ -114,7 +114,9 @@ class RequestExperiments:
 
         def resolve() -> Experiment:
             exp = self(name, variant, **context)
-            exp.assigned  # noqa: B018 - resolve now, in this thread
+            # Resolve now, in this thread; reading ``assigned`` later records the exposure
+            # on the event loop, without I/O (it is buffered on the scope).
+            exp.decision  # noqa: B018
             return exp
 
         return await sync_to_async(resolve)()

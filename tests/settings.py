@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from urllib.parse import urlparse
 
 SECRET_KEY = "tests-only-not-secret"
@@ -20,6 +21,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
     "django_experiments",
     "tests.testapp",
     "example_project.demo",
@@ -46,8 +49,26 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
             ]
         },
-    }
+    },
+    {
+        # Jinja2 templates (tests/templates/jinja2/) with the experiments extension.
+        "BACKEND": "django.template.backends.jinja2.Jinja2",
+        "DIRS": [str(Path(__file__).resolve().parent / "templates" / "jinja2")],
+        "APP_DIRS": False,
+        "OPTIONS": {"environment": "django_experiments.jinja.environment"},
+    },
 ]
+
+REST_FRAMEWORK = {
+    # Token for scripts (the management API's tests), session for the browser-facing API.
+    # No DEFAULT_SCHEMA_CLASS: the management API's schema must not depend on the host's.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.BasicAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
+    ],
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+}
 
 _db_url = os.environ.get("DATABASE_URL", "")
 if _db_url.startswith(("postgres://", "postgresql://")):

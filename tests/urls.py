@@ -7,4 +7,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("experiments/", include("django_experiments.urls")),
     path("web/", include("tests.web.urls")),
+    path("chaos/", include("tests.chaos.urls")),
+    path("api/glex/", include("django_experiments.api.management_urls")),
 ]

@@ -168,7 +168,7 @@ class ClientEventsView(APIView):
         event = build_event(exp, item.get("event"), item.get("value"), item.get("properties"))  # type: ignore[arg-type]
         if not exp.should_track:
             return None
-        if claimed is not None and claimed != exp.assigned.name:
+        if claimed is not None and claimed != exp.decision.variant:
             raise InvalidEventError(
                 f"variant {claimed!r} is not this visitor's assignment in {name!r}"
             )

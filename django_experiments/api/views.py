@@ -45,7 +45,7 @@ class AssignmentsView(APIView):
             if definition is None or not definition.client_visible:
                 continue
             exp = experiment(full_name, scope=scope, actor=actor)
-            exp.assigned  # noqa: B018 - resolve first: a paused experiment reads the store
+            exp.decision  # noqa: B018 - resolve first: a paused experiment reads the store
             if not is_client_visible(definition, exp.context.key):
                 continue
             signature = exp.publish()

@@ -127,13 +127,18 @@ def lookup_table(ranges: Iterable[Range], order: Sequence[str]) -> bytes:
     return bytes(table)
 
 
+def keyed_hasher(salt: bytes) -> Any:
+    """The keyed hash state of a salt; ``slot_for`` copies it per context."""
+    return hashlib.blake2b(key=salt[:64], digest_size=8)
+
+
 def slot_for(salt: bytes, key: str) -> int:
     """The context's slot: a keyed hash of the context key under the experiment's salt."""
     keyed = _keyed.get(salt)
     if keyed is None:
         if len(_keyed) > 4096:  # salts change on re-randomise only: never grow unbounded
             _keyed.clear()
-        keyed = _keyed[salt] = hashlib.blake2b(key=salt[:64], digest_size=8)
+        keyed = _keyed[salt] = keyed_hasher(salt)
     # Copying a keyed state skips the key block's compression that a new keyed hash pays.
     hasher = keyed.copy()
     hasher.update(key.encode())

@@ -6,16 +6,15 @@ definition, whether the experiment is enabled, the explicit and forced variants,
 variant — and acts on the returned :class:`Decision`: which variant, whether to store it,
 whether the exposure is tracked, and why.
 
-Rules and the rollout are passed as thunks, because the order decides whether they run at all:
-an exclusion rule never runs for a context whose stored variant answered first, and a random
-rollout must not draw for an excluded context.
+Rules and the rollout are asked through a small :class:`Rules` object, because the order
+decides whether they run at all: an exclusion rule never runs for a context whose stored
+variant answered first, and a random rollout must not draw for an excluded context.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from django_experiments.engine.definitions import Definition
@@ -77,9 +76,23 @@ class Decision(NamedTuple):
         return self.reason in HAND_PICKED
 
 
+class Rules(Protocol):
+    """What :func:`decide` asks only when the order reaches it."""
+
+    def is_excluded(self) -> bool: ...
+
+    def segment_variant(self) -> str | None: ...
+
+    def rollout_variant(self) -> str | None: ...
+
+
+#: ``tuple.__new__``: builds a Decision without NamedTuple's Python-level ``__new__`` (this
+#: runs once per resolution).
+_new = tuple.__new__
+
+
 def needs_stored(
     definition: Definition | None,
-    *,
     status: str | None,
     enabled: bool,
     explicit: str | None,
@@ -94,54 +107,69 @@ def needs_stored(
     return status == RUNNING and enabled and explicit is None and forced is None
 
 
+# Module-level names for the members decide() returns: an enum attribute lookup costs
+# three times a global's, and decide() runs once per resolution.
+_MISSING, _CONCLUDED, _PAUSED = Reason.MISSING, Reason.CONCLUDED, Reason.PAUSED
+_NOT_RUNNING, _DISABLED = Reason.NOT_RUNNING, Reason.DISABLED
+_EXPLICIT, _FORCED, _STORED = Reason.EXPLICIT, Reason.FORCED, Reason.STORED
+_ONLY_ASSIGNED, _EXCLUDED = Reason.ONLY_ASSIGNED, Reason.EXCLUDED
+_SEGMENT, _ROLLOUT = Reason.SEGMENT, Reason.ROLLOUT
+
+
 def decide(
     definition: Definition | None,
-    *,
-    status: str | None = None,
+    status: str | None,
     enabled: bool,
     explicit: str | None,
     forced: str | None,
     stored: str | None,
     only_assigned: bool,
     trackable: bool,
-    excluded: Callable[[], bool],
-    segment: Callable[[], str | None],
-    rollout: Callable[[], str | None],
+    rules: Rules | None,
+    choice: str | None = None,
 ) -> Decision:
     """One experiment for one context.
 
-    ``status`` overrides the definition's (test stubs decide enablement themselves);
+    ``status`` is the definition's, or a test stub's (stubs decide enablement themselves);
     ``explicit``, ``forced`` and ``stored`` must already be valid variant names or None, and
-    ``stored`` is only consulted where :func:`needs_stored` said so. ``segment`` and ``rollout``
-    may return an unknown name or None: control is used then.
+    ``stored`` is only consulted where :func:`needs_stored` said so. A segment or rollout
+    variant that is unknown (or None) gives control. ``rules=None`` means the context has no
+    exclusion or segmentation rules and ``choice`` is its rollout's answer, computed
+    beforehand (only for deterministic rollouts, which draw nothing and count nothing).
+    Positional arguments: resolution calls this once per context, and keyword passing is a
+    measurable share of its cost.
     """
     if definition is None:
-        return Decision("control", Reason.MISSING, store=False, track=False)
-    status = definition.status if status is None else status
+        return _new(Decision, ("control", _MISSING, False, False))
+    if status is None:
+        status = definition.status
     control = definition.control
     if status == CONCLUDED:
-        return Decision(definition.winner or control, Reason.CONCLUDED, store=False, track=False)
+        return _new(Decision, (definition.winner or control, _CONCLUDED, False, False))
     if status == PAUSED:
-        return Decision(stored or control, Reason.PAUSED, store=False, track=False)
+        return _new(Decision, (stored or control, _PAUSED, False, False))
     if status != RUNNING:
-        return Decision(control, Reason.NOT_RUNNING, store=False, track=False)
+        return _new(Decision, (control, _NOT_RUNNING, False, False))
     if not enabled:
-        return Decision(control, Reason.DISABLED, store=False, track=False)
+        return _new(Decision, (control, _DISABLED, False, False))
     if explicit is not None:
-        return Decision(explicit, Reason.EXPLICIT, store=True, track=trackable)
+        return _new(Decision, (explicit, _EXPLICIT, True, trackable))
     if forced is not None:
-        return Decision(forced, Reason.FORCED, store=True, track=trackable)
+        return _new(Decision, (forced, _FORCED, True, trackable))
     if stored is not None:
-        return Decision(stored, Reason.STORED, store=False, track=trackable)
+        return _new(Decision, (stored, _STORED, False, trackable))
     if only_assigned:
-        return Decision(control, Reason.ONLY_ASSIGNED, store=False, track=False)
-    if excluded():
-        return Decision(control, Reason.EXCLUDED, store=False, track=False)
+        return _new(Decision, (control, _ONLY_ASSIGNED, False, False))
     by_name = definition.by_name
-    chosen = segment()
-    if chosen is not None and chosen in by_name:
-        return Decision(chosen, Reason.SEGMENT, store=True, track=trackable)
-    chosen = rollout()
+    if rules is None:
+        chosen = choice
+    else:
+        if rules.is_excluded():
+            return _new(Decision, (control, _EXCLUDED, False, False))
+        chosen = rules.segment_variant()
+        if chosen is not None and chosen in by_name:
+            return _new(Decision, (chosen, _SEGMENT, True, trackable))
+        chosen = rules.rollout_variant()
     if chosen is None or chosen not in by_name:
         chosen = control
-    return Decision(chosen, Reason.ROLLOUT, store=True, track=trackable)
+    return _new(Decision, (chosen, _ROLLOUT, True, trackable))

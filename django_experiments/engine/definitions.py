@@ -59,6 +59,8 @@ class Definition:
     salt_bytes: bytes = field(default=b"", compare=False, repr=False)
     by_name: Mapping[str, TreatmentDef] = field(default_factory=dict, compare=False, repr=False)
     variants: Mapping[str, Variant] = field(default_factory=dict, compare=False, repr=False)
+    #: The salt's keyed hash state (allocation.keyed_hasher), copied per context.
+    hasher: Any = field(default=None, compare=False, repr=False)
 
     @classmethod
     def build(cls, **kwargs: Any) -> Definition:
@@ -68,6 +70,7 @@ class Definition:
         kwargs.setdefault("salt_bytes", kwargs["salt"].encode())
         kwargs.setdefault("by_name", {t.name: t for t in treatments})
         kwargs.setdefault("variants", {t.name: Variant(t.name, t.payload) for t in treatments})
+        kwargs.setdefault("hasher", allocation.keyed_hasher(kwargs["salt_bytes"]))
         return cls(**kwargs)
 
     @property
@@ -83,7 +86,10 @@ class Definition:
 
     def treatment_for_key(self, key: str) -> TreatmentDef | None:
         """The slot table's owner of this context key's slot (None if every weight is 0)."""
-        index = self.table[allocation.slot_for(self.salt_bytes, key)]
+        # allocation.slot_for, inlined: this runs once per resolution.
+        hasher = self.hasher.copy()
+        hasher.update(key.encode())
+        index = self.table[int.from_bytes(hasher.digest(), "big") % allocation.SLOTS]
         return None if index == 255 else self.treatments[index]
 
     def effective_shares(self) -> dict[str, float]:

@@ -26,6 +26,7 @@ from django_experiments.engine import definitions as defs
 from django_experiments.engine.context import Context
 from django_experiments.engine.decision import (
     CONCLUDED,
+    OVERWRITES,
     PAUSED,
     RUNNING,
     Decision,
@@ -89,7 +90,7 @@ class _Resolution:
         "decision",
         "assigned",
         "exposed",
-        "store_error",
+        "choice",
         "store",
         "rollout",
     )
@@ -105,7 +106,7 @@ class _Resolution:
         self.decision: Decision | None = None
         self.assigned: Variant | None = None
         self.exposed = False
-        self.store_error = False
+        self.choice: str | None | object = _UNDRAWN
         # Looked up once per resolution: each lookup reads settings.
         self.store: Store | None = None
         self.rollout: Rollout | None = None
@@ -170,8 +171,8 @@ class Experiment:
     _explicit: str | None
     _assigned: Variant | None
     _behaviors: dict[str, Behavior]
-    _excludes: list[Rule]
-    _segments: list[tuple[Rule, str]]
+    _excludes: tuple[Rule, ...]
+    _segments: tuple[tuple[Rule, str], ...]
     _ran: bool
     _result: Any
 
@@ -196,6 +197,22 @@ class Experiment:
         self._setup(state, variant or None, shared=False)
 
     @classmethod
+    def _create(
+        cls,
+        base_name: str,
+        full_name: str,
+        variant: str | None,
+        scope: Scope | None,
+        context: dict[str, Any],
+    ) -> Experiment:
+        """What ``__init__`` does, for the factory that already split the name."""
+        self = cls.__new__(cls)
+        # The factory's keyword arguments: a fresh dict, so the context may keep it.
+        context_ = Context(full_name, context, scope=scope, owned=True)
+        self._setup(_Resolution(full_name, base_name, context_), variant or None, shared=False)
+        return self
+
+    @classmethod
     def _from_resolution(cls, state: _Resolution, variant: str | None) -> Experiment:
         """A new instance (own behaviours and run result) over a memoised resolution."""
         self = cls.__new__(cls)
@@ -210,9 +227,10 @@ class Experiment:
         self._shared = shared
         self._explicit = variant
         self._assigned = None
-        self._behaviors = {}
-        self._excludes = []
-        self._segments = []
+        # Shared empties, replaced on the first inline registration: most instances have none.
+        self._behaviors = _NO_BEHAVIORS
+        self._excludes = ()
+        self._segments = ()
         self._ran = False
         self._result = None
 
@@ -294,8 +312,9 @@ class Experiment:
         return enabled
 
     def _compute_enabled(self) -> bool:
-        definition = self.definition
-        stub = self._state.stub
+        state = self._state
+        definition = state.definition if state.loaded else self.definition
+        stub = state.stub
         if stub is not None:
             return stub.enabled
         if definition is None or definition.status != RUNNING:
@@ -306,7 +325,7 @@ class Experiment:
         rollout = self._rollout()
         if type(rollout).enabled is Rollout.enabled:  # the base answers True: skip the call
             return True
-        return bool(self._rollout().enabled(self))
+        return bool(rollout.enabled(self))
 
     @property
     def excluded(self) -> bool:
@@ -322,8 +341,12 @@ class Experiment:
 
     @property
     def decision(self) -> Decision:
-        """What the resolution order decided for this context (resolving it if needed)."""
-        self.assigned  # noqa: B018 - resolves once
+        """What the resolution order decided for this context (resolving it if needed).
+
+        Reading it records no exposure: code that only needs to know (the events endpoint,
+        ``track()``, assertions) uses it; code that shows the variant uses ``assigned``.
+        """
+        self._resolved()
         decision = self._state.decision
         assert decision is not None
         return decision
@@ -333,15 +356,31 @@ class Experiment:
         """The variant; the first read records the exposure (once per resolution)."""
         assigned = self._assigned
         if assigned is None:
+            assigned = self._resolved()
+        state = self._state
+        if not state.exposed:
+            state.exposed = True
+            made = state.decision
+            # An exposure that is not tracked is no event at all (captures skip it too).
+            if made is not None and made.track:
+                hooks.on_event(self, EXPOSURE, None, {}, True)
+        return assigned
+
+    def _resolved(self) -> Variant:
+        """The variant, resolving once per memoised resolution; no exposure."""
+        assigned = self._assigned
+        if assigned is None:
             state = self._state
             assigned = state.assigned
             if assigned is None:
-                decision = state.decision = self._resolve()
-                assigned = state.assigned = self._variant(decision.variant)
+                decision = self._resolve()
+                state.decision = decision
+                definition = state.definition
+                assigned = definition.variants.get(decision.variant) if definition else None
+                if assigned is None:
+                    assigned = self._variant(decision.variant)
+                state.assigned = assigned
             self._assigned = assigned
-            if not state.exposed:
-                state.exposed = True
-                self._expose()
         return assigned
 
     def _variant(self, name: str) -> Variant:
@@ -354,65 +393,112 @@ class Experiment:
         return variant
 
     def _resolve(self) -> Decision:
-        """Gather the facts, let :func:`decide` choose, and do the store work it asks for."""
-        definition = self.definition
+        """Gather the facts, let :func:`decide` choose, and do the store work it asks for.
+
+        Written for speed (it runs once per experiment per request): the facts are read
+        inline rather than through the public properties.
+        """
         state = self._state
-        stub = state.stub
+        definition = state.definition if state.loaded else self.definition
         if definition is None:
-            return decide(None, **_NO_FACTS)
+            return _MISSING
+        stub = state.stub
         status = definition.status if stub is None else (RUNNING if stub.enabled else "draft")
-        enabled = status == RUNNING and self.enabled
+        cls = type(self)
+        rollout = state.rollout or self._rollout()
+        enabled = False
+        if status == RUNNING:
+            known = state.enabled
+            if known is not None:
+                enabled = known
+            else:
+                if stub is None and cls._enabled_override is None and rollout.plain:
+                    enabled = True  # nothing can switch it off: skip the calls
+                else:
+                    enabled = self._compute_enabled()
+                state.enabled = enabled
+        by_name = definition.by_name
         explicit = self._explicit
-        if explicit is not None and self._valid(explicit) is None:
+        if explicit is not None and explicit not in by_name:
             logger.warning("Ignoring unknown variant %r for %s", explicit, self.name)
             explicit = None
-        forced = self._forced() if enabled else None
+        context = self.context
+        forced = None
+        if enabled:
+            scope = context.scope
+            if scope is not None and scope.forced:
+                forced = self._valid(scope.forced.get(self.name))
         stored: str | None = None
-        raw: str | None
         claimed = False  # the rollout's choice was stored by the read itself
         stale = False  # a stored name that is no longer a variant: overwrite, do not claim
-        context = self.context
-        if needs_stored(
-            definition, status=status, enabled=enabled, explicit=explicit, forced=forced
-        ):
-            if status == RUNNING and self._single_trip():
-                # Nothing between the read and the rollout can change the outcome: compute
-                # the choice first and read-or-claim in one round trip.
-                choice = self._valid(self._rollout_choice()) or definition.control
-                raw, claimed = self._claim(choice)
+        # No rules and a deterministic rollout: the rollout's choice may be computed before
+        # the store is asked, so that the read and the claim are one round trip.
+        plain = (
+            stub is None
+            and rollout.deterministic
+            and not cls._has_rules
+            and not self._excludes
+            and not self._segments
+        )
+        choice: str | None = None
+        if needs_stored(definition, status, enabled, explicit, forced):
+            raw: str | None
+            if plain and status == RUNNING and not context.only_assigned:
+                choice = rollout.resolve(self)
+                if choice is None or choice not in by_name:
+                    choice = definition.control
+                state.choice = choice
+                if type(state.store) is NullStore:  # nothing sticks: the table decides
+                    raw, claimed = choice, True
+                else:  # also builds the store (a failure there is a store failure)
+                    raw, claimed = self._claim(choice)
             else:
                 raw = self._read()
-            stored = self._valid(raw)
-            stale = raw is not None and stored is None
-            if claimed:
-                stored = None  # decide() reaches the rollout, which gives the same choice
+            if not claimed and raw is not None:
+                stored = raw if raw in by_name else None
+                stale = stored is None
         decision = decide(
             definition,
-            status=status,
-            enabled=enabled,
-            explicit=explicit,
-            forced=forced,
-            stored=stored,
-            only_assigned=context.only_assigned,
-            trackable=context.trackable,
-            excluded=self._is_excluded,
-            segment=self._segment,
-            rollout=self._rollout_choice,
+            status,
+            enabled,
+            explicit,
+            forced,
+            stored,
+            context.only_assigned,
+            context.trackable,
+            None if claimed else self,
+            choice,
         )
         if not decision.store or claimed:
             return decision
-        if decision.reason in (Reason.EXPLICIT, Reason.FORCED) or stale:
+        if decision.reason in OVERWRITES or stale:
             self._overwrite(decision.variant)
             return decision
         winner, created = self._claim(decision.variant)
         if created or winner == decision.variant:
             return decision
         # Another writer stored first: serve what is stored, as every later request will.
-        valid = self._valid(winner)
-        if valid is None:
+        if winner not in by_name:
             self._overwrite(decision.variant)
             return decision
-        return decision._replace(variant=valid, reason=Reason.STORED, store=False)
+        return decision._replace(variant=winner, reason=Reason.STORED, store=False)
+
+    # The decision's questions (engine/decision.py ``Rules``), asked only when the order
+    # reaches them.
+
+    def is_excluded(self) -> bool:
+        return self._is_excluded()
+
+    def segment_variant(self) -> str | None:
+        return self._segment()
+
+    def rollout_variant(self) -> str | None:
+        """The rollout's choice, drawn once per resolution (a random draw is not repeated)."""
+        state = self._state
+        choice = state.choice
+        if choice is _UNDRAWN:
+            choice = state.choice = self._rollout_choice()
+        return choice  # type: ignore[return-value]  # a str or None once drawn
 
     def _read(self) -> str | None:
         definition = self._state.definition
@@ -420,7 +506,6 @@ class Experiment:
         try:
             return assignments.read(self._store(), definition.store_name, self.context)
         except Exception:
-            self._state.store_error = True
             _store_failed("read")
             return None
 
@@ -433,7 +518,6 @@ class Experiment:
                 return variant, True
             return assignments.claim(store, definition.store_name, self.context, variant)
         except Exception:
-            self._state.store_error = True
             _store_failed("write")
             return variant, True
 
@@ -443,20 +527,7 @@ class Experiment:
         try:
             assignments.overwrite(self._store(), definition.store_name, self.context, variant)
         except Exception:
-            self._state.store_error = True
             _store_failed("write")
-
-    def _single_trip(self) -> bool:
-        """Whether nothing between the store read and the rollout can change the outcome:
-        no rules, no stub, no ``only_assigned``, and a deterministic rollout."""
-        return (
-            not type(self)._has_rules
-            and self._state.stub is None
-            and not self.context.only_assigned
-            and not self._excludes
-            and not self._segments
-            and self._rollout().deterministic
-        )
 
     def _rollout_choice(self) -> str | None:
         stub = self._state.stub
@@ -482,7 +553,10 @@ class Experiment:
         for rule in type(self)._class_excludes:
             if rule(self):
                 return True
-        return any(rule(self) for rule in self._excludes)
+        for rule in self._excludes:  # noqa: SIM110 - a loop: no generator per resolution
+            if rule(self):
+                return True
+        return False
 
     def _segment(self, validate: bool = True) -> str | None:
         """The variant of the first matching segment rule (class rules, then inline ones)."""
@@ -517,11 +591,11 @@ class Experiment:
         if behavior is None:
 
             def decorator(fn: Behavior) -> Behavior:
-                self._behaviors[variant] = fn
+                self._behaviors = {**self._behaviors, variant: fn}
                 return fn
 
             return decorator
-        self._behaviors[variant] = behavior
+        self._behaviors = {**self._behaviors, variant: behavior}
         return self
 
     def exclude(self, rule: Rule | bool = True) -> Experiment:
@@ -532,9 +606,9 @@ class Experiment:
         self._own_resolution("exclude()")
         if isinstance(rule, bool):
             flag = rule
-            self._excludes.append(lambda _exp: flag)
+            self._excludes = (*self._excludes, lambda _exp: flag)
         else:
-            self._excludes.append(rule)
+            self._excludes = (*self._excludes, rule)
         return self
 
     def segment(self, rule: Rule | bool, variant: str) -> Experiment:
@@ -542,9 +616,9 @@ class Experiment:
         self._own_resolution("segment()")
         if isinstance(rule, bool):
             flag = rule
-            self._segments.append((lambda _exp: flag, variant))
+            self._segments = (*self._segments, (lambda _exp: flag, variant))
         else:
-            self._segments.append((rule, variant))
+            self._segments = (*self._segments, (rule, variant))
         return self
 
     # --- run / publish / track ------------------------------------------------------------
@@ -585,7 +659,7 @@ class Experiment:
         if self._ran:
             return self._result
         if behaviors:
-            self._behaviors.update(behaviors)
+            self._behaviors = {**self._behaviors, **behaviors}
         if variant is not None and self._assigned is None and variant != self._explicit:
             self._own_resolution("run(variant)")
             self._explicit = variant
@@ -626,33 +700,28 @@ class Experiment:
     def publish(self, result: Any = None) -> dict[str, Any]:
         """Expose this experiment to the client layer (``experiments_json``) without running.
 
-        Reading the variant records the exposure; publishing twice records it once.
+        Publishing is showing: it records the exposure (once, however often it is called).
         """
         signature = self.signature
         scope = self.context.scope
         if scope is not None:
             scope.published[self.name] = signature
+        self.assigned  # noqa: B018 - the exposure
         return signature
-
-    def _expose(self) -> None:
-        """Report the exposure: the tracking producer records it when ``decision.track``."""
-        decision = self._state.decision
-        assert decision is not None
-        if decision.reason is Reason.MISSING:
-            return
-        hooks.on_event(self, EXPOSURE, None, {}, decision.track)
 
     def track(self, event: str, value: float | int | None = None, **properties: Any) -> Any:
         """Record a custom event; nothing is recorded when this context is not tracked.
 
-        Returns the event as built (None when not tracked); an invalid name, value or
-        properties raise ``InvalidEventError`` (a ``ValueError``).
+        Tracking is not an exposure: a conversion recorded for a context that was never shown
+        the variant (a server-side purchase, a webhook) is kept, and results count it only
+        after that context's exposure. Returns the event as built (None when not tracked);
+        an invalid name, value or properties raise ``InvalidEventError`` (a ``ValueError``).
         """
         return hooks.on_event(self, event, value, properties, self.should_track)
 
     @property
     def signature(self) -> dict[str, Any]:
-        sig: dict[str, Any] = {"experiment": self.name, "variant": self.assigned.name}
+        sig: dict[str, Any] = {"experiment": self.name, "variant": self._resolved().name}
         sig.update(self.context.signature)
         sig["excluded"] = self.excluded
         return sig
@@ -677,18 +746,12 @@ def _unknown(name: str) -> None:
     hooks.on_unknown(name)
 
 
-#: ``decide()``'s arguments when there is no definition (only the first is looked at).
-_NO_FACTS: dict[str, Any] = {
-    "enabled": False,
-    "explicit": None,
-    "forced": None,
-    "stored": None,
-    "only_assigned": False,
-    "trackable": False,
-    "excluded": bool,
-    "segment": lambda: None,
-    "rollout": lambda: None,
-}
+#: The decision for a name with no definition (always the same).
+_MISSING = Decision("control", Reason.MISSING, False, False)
+#: The inline behaviours of an instance that registered none (never mutated).
+_NO_BEHAVIORS: dict[str, Behavior] = {}
+#: ``_Resolution.choice`` before the rollout was asked.
+_UNDRAWN = object()
 
 
 def _store_failed(operation: str) -> None:

@@ -18,9 +18,18 @@ from django_experiments.engine.stores import get_store, report_failure
 E = TypeVar("E", bound=type[Experiment])
 
 _registry: dict[str, type[Experiment]] = {}
-#: ``(name as asked, settings generation) -> class``: the factory's lookup, without re-splitting
-#: the prefix and re-reading settings on every call. Cleared when the registry changes.
-_classes: dict[tuple[str, int], type[Experiment]] = {}
+#: ``(name as asked, settings generation) -> (class, bare name, full name)``: the factory's
+#: lookup, without re-splitting the prefix and re-reading settings on every call. Cleared
+#: when the registry changes.
+_classes: dict[tuple[str, int], tuple[type[Experiment], str, str]] = {}
+
+
+def _lookup(name: str) -> tuple[type[Experiment], str, str]:
+    if not name:
+        raise ValueError("an experiment needs a name")
+    if len(_classes) > 4096:
+        _classes.clear()
+    return (class_for(name), *split_name(name))
 
 
 def register(cls: E) -> E:
@@ -105,14 +114,12 @@ def experiment(
     """
     scope = scope if scope is not None else _current_scope.get()
     cache_key = (name, settings.generation)
-    cls = _classes.get(cache_key)
-    if cls is None:
-        cls = class_for(name)
-        if len(_classes) > 4096:
-            _classes.clear()
-        _classes[cache_key] = cls
+    found_class = _classes.get(cache_key)
+    if found_class is None:
+        found_class = _classes[cache_key] = _lookup(name)
+    cls, base_name, full_name = found_class
     if scope is None:
-        return cls(name, variant, **context)
+        return cls._create(base_name, full_name, variant, None, context)
     if len(context) == 1:
         # One keyword (actor=...): skip the generic identity's sorting and encoding.
         [(field, value)] = context.items()
@@ -123,7 +130,7 @@ def experiment(
         memo_key = (name, variant, identify(context))
     state = scope.memo.get(memo_key)
     if state is None:
-        found = cls(name, variant, scope=scope, **context)
+        found = cls._create(base_name, full_name, variant, scope, context)
         scope.memo[memo_key] = found._state
         # The creator shares the memoised resolution too: its inline rules must fork it.
         found._shared = True

@@ -9,13 +9,19 @@
 Names and values may be template variables. The actor default is the one of
 ``request.experiment``: no context keywords → ``actor=request.user``. Without a request (and no
 explicit context) the tags serve control, untracked, and say why in the log when DEBUG is on.
+
+The work is done by plain functions of a template context (anything with ``.get()``, the way
+Django's and Jinja2's contexts both are): ``experiment_result``, ``bound_experiment``,
+``in_variant``, ``experiments_json`` and ``track``. The tags below and the Jinja2 globals in
+``django_experiments.jinja`` call the same functions, as django-htmx does.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Protocol
 
 from django import template
 from django.conf import settings as django_settings
@@ -33,6 +39,12 @@ from django_experiments.published import client_view
 
 register = template.Library()
 logger = logging.getLogger("django_experiments")
+
+
+class TemplateContext(Protocol):
+    """What the shared functions need of a template context: Django's and Jinja2's both fit."""
+
+    def get(self, key: str, default: Any = None) -> Any: ...
 
 
 def _warn(message: str, *args: Any) -> None:
@@ -61,12 +73,12 @@ def _control_class(cls: type[Experiment]) -> type[Experiment]:
 
 def control_only(name: str) -> Experiment:
     exp = _control_class(class_for(name))(name, only_assigned=True)
-    exp.assigned  # noqa: B018 - resolve with no scope bound, so nothing is buffered
+    exp.decision  # noqa: B018 - resolve with no scope bound; never tracked anyway
     return exp
 
 
 def resolve(
-    context: template.Context, name: Any, variant: Any, kwargs: dict[str, Any]
+    context: TemplateContext, name: Any, variant: Any, kwargs: dict[str, Any]
 ) -> Experiment:
     if not isinstance(name, str) or not name:
         raise template.TemplateSyntaxError(f"experiment name must be a string, got {name!r}")
@@ -87,7 +99,7 @@ def resolve(
 
 
 def _safe_resolve(
-    context: template.Context, name: Any, variant: Any, kwargs: dict[str, Any]
+    context: TemplateContext, name: Any, variant: Any, kwargs: dict[str, Any]
 ) -> Experiment:
     try:
         return resolve(context, name, variant, kwargs)
@@ -139,19 +151,48 @@ class ExperimentNode(Node):
     def render(self, context: template.Context) -> str:
         name = self.name.resolve(context)
         variant = self.variant.resolve(context) if self.variant is not None else None
-        exp = _safe_resolve(context, name, variant, _kwargs(context, self.kwargs))
+        kwargs = _kwargs(context, self.kwargs)
         if self.target is not None:
-            _publish(exp)
-            context[self.target] = exp
+            context[self.target] = bound_experiment(context, name, variant, kwargs)
             return ""
-        try:
-            result = exp.run()
-        except Exception:
-            if django_settings.DEBUG:
-                raise
-            logger.exception("Running experiment %r failed in a template", name)
-            result = control_only(str(name)).assigned.name
-        return str(conditional_escape("" if result is None else result))
+        return str(conditional_escape(experiment_result(context, name, variant, kwargs)))
+
+
+def experiment_result(
+    context: TemplateContext, name: Any, variant: Any, kwargs: dict[str, Any]
+) -> Any:
+    """``{% experiment "cta" %}``: the behaviour's result (the variant name by default).
+
+    Not escaped: each template engine escapes it its own way.
+    """
+    exp = _safe_resolve(context, name, variant, kwargs)
+    try:
+        result = exp.run()
+    except Exception:
+        if django_settings.DEBUG:
+            raise
+        logger.exception("Running experiment %r failed in a template", name)
+        result = control_only(str(name)).assigned.name
+    return "" if result is None else result
+
+
+def bound_experiment(
+    context: TemplateContext, name: Any, variant: Any, kwargs: dict[str, Any]
+) -> Experiment:
+    """``{% experiment "cta" as cta %}``: the experiment itself, published for the client."""
+    exp = _safe_resolve(context, name, variant, kwargs)
+    _publish(exp)
+    return exp
+
+
+def in_variant(
+    context: TemplateContext, name: Any, variants: Iterable[Any], kwargs: dict[str, Any]
+) -> bool:
+    """``{% ifvariant "cta" "a" "b" %}``: whether the assigned variant is one of ``variants``."""
+    wanted = {str(v) for v in variants}
+    exp = _safe_resolve(context, name, None, kwargs)
+    _publish(exp)
+    return exp.assigned.name in wanted
 
 
 def _publish(exp: Experiment) -> None:
@@ -198,10 +239,9 @@ class IfVariantNode(Node):
 
     def render(self, context: template.Context) -> SafeString:
         name = self.name.resolve(context)
-        wanted = {str(v.resolve(context)) for v in self.variants}
-        exp = _safe_resolve(context, name, None, _kwargs(context, self.kwargs))
-        _publish(exp)
-        nodelist = self.nodelist_true if exp.assigned.name in wanted else self.nodelist_false
+        variants = [v.resolve(context) for v in self.variants]
+        chosen = in_variant(context, name, variants, _kwargs(context, self.kwargs))
+        nodelist = self.nodelist_true if chosen else self.nodelist_false
         return nodelist.render(context)
 
 

@@ -31,7 +31,7 @@ class CapturedEvent:
 
     @property
     def variant(self) -> str:
-        return self.experiment.assigned.name
+        return self.experiment.decision.variant
 
     @property
     def value(self) -> Any:

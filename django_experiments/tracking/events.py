@@ -105,7 +105,7 @@ def build_event(
         "id": new_event_id(),
         "event": validate_name(event),
         "experiment": experiment.name,
-        "variant": experiment.assigned.name,
+        "variant": experiment.decision.variant,
         "key": signature["key"],
         "value": validate_value(value),
         "properties": validate_properties({} if properties is None else properties),

@@ -9,7 +9,15 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-__all__ = ["DeadLetter", "OutboxBatch", "TrackedEvent"]
+__all__ = [
+    "ContextConversion",
+    "ContextExposure",
+    "DailyConversion",
+    "DailyExposure",
+    "DeadLetter",
+    "OutboxBatch",
+    "TrackedEvent",
+]
 
 
 class TrackedEvent(models.Model):
@@ -28,6 +36,11 @@ class TrackedEvent(models.Model):
     properties = models.JSONField(default=dict, blank=True)
     timestamp = models.DateTimeField()
     received_at = models.DateTimeField(default=timezone.now)
+    #: ``Phase.number`` at resolution time; null for events from before producers sent it
+    #: (results then place them by timestamp).
+    phase = models.PositiveIntegerField(null=True, blank=True)
+    #: The variant came from ``glex_force`` or an explicit variant: stored, never analysed.
+    forced = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-timestamp"]
@@ -90,3 +103,120 @@ class DeadLetter(models.Model):
 
     def __str__(self) -> str:
         return f"dead letter #{self.pk} for {self.sink} ({self.event_count} events)"
+
+
+class ContextExposure(models.Model):
+    """Rollup: a context's first non-forced exposure to an experiment, one row per context.
+
+    Kept by DatabaseSink as batches land (recomputed from TrackedEvent for the contexts a
+    batch touches, so redelivery and out-of-order arrival give the same row). The daily
+    rollups below are sums over these rows; results read those.
+    """
+
+    experiment = models.CharField(max_length=100)
+    key = models.CharField(max_length=64)
+    #: The phase the context is analysed in: its first exposure's.
+    phase = models.PositiveIntegerField(null=True, blank=True)
+    variant = models.CharField(max_length=100)
+    exposed_at = models.DateTimeField()
+    #: End of the conversion window (CONVERSION_WINDOWS); null when unbounded.
+    window_ends_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["experiment", "key"], name="glex_exposure_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.experiment}:{self.variant} {self.key}"
+
+
+class ContextConversion(models.Model):
+    """Rollup: one exposed context's attributed events of one name (a metric).
+
+    Only events at or after the context's first exposure and inside its conversion window
+    count. ``total`` is the sum of their values (null values count 0): the context's value for
+    the value metric; the row's existence is the binomial metric's conversion.
+    """
+
+    experiment = models.CharField(max_length=100)
+    key = models.CharField(max_length=64)
+    event = models.CharField(max_length=100)
+    phase = models.PositiveIntegerField(null=True, blank=True)
+    variant = models.CharField(max_length=100)
+    #: The context's exposure time (copied): the daily rollup groups contexts by exposure day.
+    exposed_at = models.DateTimeField()
+    count = models.PositiveIntegerField(default=0)
+    total = models.FloatField(default=0.0)
+    #: How many of the events carried a value (0: the metric has no value side).
+    valued = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "key", "event"], name="glex_conversion_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.experiment}:{self.variant} {self.event} {self.key}"
+
+
+#: ``phase`` of the daily rollups for contexts whose phase is unknown (no admin row): unique
+#: constraints treat NULLs as distinct, so the upserts need a real value. Phases start at 1.
+NO_PHASE = 0
+
+
+class DailyExposure(models.Model):
+    """Rollup of ContextExposure: exposed contexts per phase, variant and exposure day (UTC).
+
+    Kept by the same refresh as the per-context rows (old contribution out, new one in), so
+    the results read days x variants rows, however many contexts there are.
+    """
+
+    experiment = models.CharField(max_length=100)
+    phase = models.PositiveIntegerField()
+    variant = models.CharField(max_length=100)
+    day = models.DateField()
+    exposed = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "phase", "variant", "day"], name="glex_daily_exposure"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.experiment}:{self.variant} {self.day} {self.exposed}"
+
+
+class DailyConversion(models.Model):
+    """Rollup of ContextConversion per phase, metric (event), variant and exposure day (UTC):
+    converted contexts, the sum of their values and the sum of their squared values."""
+
+    experiment = models.CharField(max_length=100)
+    phase = models.PositiveIntegerField()
+    event = models.CharField(max_length=100)
+    variant = models.CharField(max_length=100)
+    day = models.DateField()
+    converted = models.BigIntegerField(default=0)
+    total = models.FloatField(default=0.0)
+    squares = models.FloatField(default=0.0)
+    valued = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "phase", "event", "variant", "day"],
+                name="glex_daily_conversion",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.experiment}:{self.variant} {self.event} {self.day} {self.converted}"
+
+
+# Register the Celery tasks whenever the app registry loads (web processes and workers alike):
+# Celery's autodiscover_tasks() looks for django_experiments.tasks, not this subpackage.
+from django_experiments.tracking import tasks as _tasks  # noqa: E402,F401

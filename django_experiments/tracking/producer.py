@@ -117,15 +117,21 @@ def ship(batch: Sequence[Event]) -> None:
 
 
 def _after_commit(callback: Callable[[], None]) -> None:
+    """``callback`` once the current transaction commits, or now when there is none."""
     try:
-        # robust: a hand-over problem must never break the request's other on_commit
-        # callbacks; handoff() already falls back to the outbox.
-        transaction.on_commit(callback, robust=True)
+        connection = transaction.get_connection()
+        if connection.in_atomic_block:
+            # robust: a hand-over problem must never break the request's other on_commit
+            # callbacks; handoff() already falls back to the outbox.
+            connection.on_commit(callback, robust=True)
+            return
     except Exception:
-        # No usable database connection (the database is down, or a test forbids it): there
-        # is no transaction to wait for, and tracking must not fail the caller.
+        # No usable database connection: there is no transaction to wait for, and tracking
+        # must not fail the caller.
         logger.debug("No database connection to defer the hand-over to; now", exc_info=True)
-        callback()
+    # Not in a transaction, decided without touching the database: ``on_commit`` would open a
+    # connection (to read autocommit) in every thread that tracks.
+    callback()
 
 
 def handoff(batch: Sequence[Event]) -> None:

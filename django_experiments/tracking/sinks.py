@@ -87,7 +87,11 @@ class HttpSink(Sink):
 
 
 class DatabaseSink(Sink):
-    """Stores events in ``TrackedEvent``; idempotent on the event ``id``."""
+    """Stores events in ``TrackedEvent``; idempotent on the event ``id``.
+
+    In the same transaction it refreshes the results rollups (ContextExposure,
+    ContextConversion) of the contexts the batch touched: see ``results/rollup.py``.
+    """
 
     name = "database"
 
@@ -103,6 +107,8 @@ class DatabaseSink(Sink):
             "properties",
             "timestamp",
             "received_at",
+            "phase",
+            "forced",
         }
     )
 
@@ -118,6 +124,7 @@ class DatabaseSink(Sink):
         from django.db.models.constants import OnConflict
         from django.utils import timezone
 
+        from django_experiments.results import rollup
         from django_experiments.tracking.models import TrackedEvent
 
         alias = router.db_for_write(TrackedEvent)
@@ -135,6 +142,7 @@ class DatabaseSink(Sink):
         names = [f.name for f in fields]
         columns = list(zip(names, prepare, strict=True))
         rows = []
+        touched: dict[str, set[str]] = {}
         for event in events:
             row = _to_row(event)
             if row is None:
@@ -142,6 +150,7 @@ class DatabaseSink(Sink):
                 logger.error("DatabaseSink dropped a malformed event: %r", event)
                 continue
             row["received_at"] = received_at
+            touched.setdefault(row["experiment"], set()).add(row["key"])
             rows.append(
                 [
                     row[name] if prep is None else prep(row[name], connection)
@@ -159,11 +168,20 @@ class DatabaseSink(Sink):
             f"VALUES ({', '.join(['%s'] * len(fields))}) "
             f"{ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, unique)}"
         )
-        with transaction.atomic(using=alias), connection.cursor() as cursor:
-            cursor.executemany(sql, rows)
+        with transaction.atomic(using=alias):
+            rollup.lock(touched, alias)
+            with connection.cursor() as cursor:
+                cursor.executemany(sql, rows)
+            for experiment, keys in touched.items():
+                rollup.refresh(experiment, keys, using=alias)
 
 
-_READY_FIELDS = (models.CharField, models.FloatField)
+_READY_FIELDS = (
+    models.CharField,
+    models.FloatField,
+    models.BooleanField,
+    models.PositiveIntegerField,
+)
 
 
 def _to_row(event: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -179,9 +197,20 @@ def _to_row(event: Mapping[str, Any]) -> dict[str, Any] | None:
             "value": None if value is None else float(value),
             "properties": dict(event.get("properties") or {}),
             "timestamp": datetime.fromisoformat(str(event["timestamp"])),
+            "phase": _phase(event.get("phase")),
+            # Events from before producers sent the flag were never forced.
+            "forced": event.get("forced") is True,
         }
     except (KeyError, TypeError, ValueError):
         return None
+
+
+def _phase(value: Any) -> int | None:
+    """A phase number, or None: results then place the event by its timestamp, so a bad
+    ``phase`` costs the event nothing (dropping it would lose a real exposure)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**31:
+        return None
+    return value
 
 
 class CallableSink(Sink):

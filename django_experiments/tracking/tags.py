@@ -26,9 +26,8 @@ CONTEXT_KWARGS = ("actor", "only_assigned", "sticky_to")
 
 
 @register.simple_tag(takes_context=True)
-def track(
-    context: template.Context, name: str, event: str, value: Any = None, **kwargs: Any
-) -> str:
+def track(context: Any, name: str, event: str, value: Any = None, **kwargs: Any) -> str:
+    """Also the Jinja2 ``track()`` (django_experiments.jinja): ``context`` needs ``.get()``."""
     from django_experiments.engine.registry import experiment
 
     context_values = {k: kwargs.pop(k) for k in CONTEXT_KWARGS if k in kwargs}

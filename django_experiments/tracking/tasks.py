@@ -15,7 +15,12 @@ from django_experiments.tracking.delivery import deliver_batch
 from django_experiments.tracking.outbox import drain
 
 
-@shared_task(name="django_experiments.tracking.deliver", ignore_result=True, acks_late=True)
+@shared_task(
+    name="django_experiments.tracking.deliver",
+    ignore_result=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
 def deliver(
     events: list[dict[str, Any]],
     sinks: list[str] | None = None,
@@ -25,7 +30,9 @@ def deliver(
     """Send one batch to each sink; failures are retried per sink (see delivery.deliver_batch).
 
     ``acks_late``: a worker that dies mid-delivery leaves the message to be redelivered, which
-    at-least-once delivery wants; sinks dedupe on event ids.
+    at-least-once delivery wants; sinks dedupe on event ids. ``reject_on_worker_lost``: when
+    only a prefork pool process dies (SIGKILL, the OOM killer), Celery would otherwise
+    acknowledge the message and the batch would be lost; it is requeued instead.
     """
     return deliver_batch(events, sinks, attempt, dead_letter_id)
 

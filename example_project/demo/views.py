@@ -3,18 +3,23 @@
 * ``/``: ``{% experiment "cta" %}`` on a button, ``{% ifvariant %}`` and ``experiments_json``.
 * ``/pricing/``: ``request.experiment("pricing")`` in a view, its payload in the template.
 * ``/cta/``: ``exp.track("clicked")`` then a redirect.
+* ``/headline/``: the code-defined ``headline`` class (demo/experiments.py).
+* ``/results/``: the admin results page of ``cta`` (staff only).
 * ``/login/``, ``/logout/``: log in to see the anonymous variant follow you.
 
-``manage.py seed_demo`` creates ``cta``; create ``pricing`` (treatments with a ``{"price": ...}``
-payload) in /admin/. Experiments without an admin row serve control.
+``manage.py seed_demo`` creates ``cta``, ``pricing`` and ``headline`` with simulated traffic
+(``simulate_traffic``), so the results pages have data. Experiments without an admin row serve
+control.
 """
 
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from django_experiments.models import Experiment
 from django_experiments.views import redirect_path
 
 
@@ -55,4 +60,14 @@ def headline(request: HttpRequest) -> HttpResponse:
         exp.track("subscribed")
     return render(
         request, "demo/headline.html", {"variant": exp.assigned.name, "subscribed": subscribed}
+    )
+
+
+def results(request: HttpRequest) -> HttpResponse:
+    """The admin results page of the landing page's experiment (the admin asks for a login)."""
+    exp = Experiment.objects.filter(name="cta").only("pk").first()
+    if exp is None:
+        return HttpResponseRedirect(reverse("admin:django_experiments_experiment_changelist"))
+    return HttpResponseRedirect(
+        reverse("admin:django_experiments_experiment_results", args=[exp.pk])
     )

@@ -34,6 +34,13 @@ def never() -> Any:
     raise AssertionError("must not be evaluated at this step")
 
 
+class Rules:
+    """The questions decide() asks, answered by plain callables."""
+
+    def __init__(self, excluded: Any, segment: Any, rollout: Any) -> None:
+        self.is_excluded, self.segment_variant, self.rollout_variant = excluded, segment, rollout
+
+
 FACTS: dict[str, Any] = {
     "enabled": True,
     "explicit": None,
@@ -45,6 +52,12 @@ FACTS: dict[str, Any] = {
     "segment": lambda: None,
     "rollout": lambda: "b",
 }
+
+
+def call(defn: Definition | None, status: str | None = None, **facts: Any) -> Decision:
+    f = {**FACTS, **facts}
+    rules = Rules(f.pop("excluded"), f.pop("segment"), f.pop("rollout"))
+    return decide(defn, status, rules=rules, **f)
 
 CASES = [
     # (definition kwargs, facts, variant, reason, store, track)
@@ -78,17 +91,17 @@ def test_each_step_of_the_resolution_order(
     store: int,
     track: int,
 ) -> None:
-    decision = decide(definition(**defn), **{**FACTS, **facts})
+    decision = call(definition(**defn), **facts)
     assert decision == Decision(variant, reason, bool(store), bool(track))
 
 
 def test_no_definition_is_control_untracked() -> None:
-    assert decide(None, **FACTS) == Decision("control", Reason.MISSING, False, False)
+    assert call(None) == Decision("control", Reason.MISSING, False, False)
 
 
 def test_status_override_for_stubs() -> None:
-    assert decide(definition("draft"), status="running", **FACTS).reason is Reason.ROLLOUT
-    assert decide(definition(), status="draft", **FACTS).reason is Reason.NOT_RUNNING
+    assert call(definition("draft"), "running").reason is Reason.ROLLOUT
+    assert call(definition(), "draft").reason is Reason.NOT_RUNNING
 
 
 @pytest.mark.parametrize(
@@ -106,9 +119,7 @@ def test_status_override_for_stubs() -> None:
 def test_the_store_is_read_only_where_the_order_looks_at_it(
     status: str, enabled: bool, explicit: str | None, forced: str | None, expected: bool
 ) -> None:
-    got = needs_stored(
-        definition(status), status=status, enabled=enabled, explicit=explicit, forced=forced
-    )
+    got = needs_stored(definition(status), status, enabled, explicit, forced)
     assert got is expected
 
 

@@ -71,9 +71,8 @@ def test_events_are_captured_not_shipped(
 ) -> None:
     stub_experiments(headline={"variant": "candidate", "assigned": True})
     client.post("/headline/")
-    # Tracking reads the variant, which records the exposure first; the template's run of
-    # the same experiment in the same request records nothing more.
-    assert [e["event"] for e in experiment_events.events] == ["assignment", "subscribed"]
+    # The view tracks, then the template runs the experiment (the exposure).
+    assert [e["event"] for e in experiment_events.events] == ["subscribed", "assignment"]
     assert {e["variant"] for e in experiment_events.events} == {"candidate"}
     experiment_events.assert_tracked("headline", "subscribed", value=None, properties={})
 

@@ -299,7 +299,8 @@ def test_events_follow_their_experiments_own_scope(
     with activate(other):
         exp = experiment("cta", scope=own, actor="a")
         exp.track("clicked")
-    assert [e["event"] for e in own.events] == ["assignment", "clicked"]
+        exp.assigned  # noqa: B018 - shown: the exposure
+    assert [e["event"] for e in own.events] == ["clicked", "assignment"]
     assert other.events == []
 
 
@@ -309,7 +310,9 @@ def test_a_scope_nobody_closes_does_not_hold_events(
     tracking_settings(TRACKING_SINKS=[RECORDING_SINK], TRACKING_DEDUPE_SECONDS=0)
     make_experiment("cta")
     with django_capture_on_commit_callbacks(execute=True), activate(Scope()) as scope:
-        experiment("cta", actor="a").track("clicked")  # bound by user code: not deferring
+        exp = experiment("cta", actor="a")  # bound by user code: not deferring
+        exp.assigned  # noqa: B018
+        exp.track("clicked")
     assert scope.events == []
     assert [e["event"] for b in RecordingSink.batches for e in b] == ["assignment", "clicked"]
 

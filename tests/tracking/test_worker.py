@@ -54,7 +54,7 @@ def cta(make_experiment: Any) -> None:
     make_experiment("cta")
     # Warm the definitions snapshot so requests made while the worker runs read no tables
     # (SQLite's shared in-memory test DB lets only one connection write at a time).
-    experiment("cta", actor="warm-up").assigned  # noqa: B018
+    experiment("cta", actor="warm-up").decision  # noqa: B018 - no exposure
 
 
 def stored_ids() -> list[str]:

@@ -29,16 +29,10 @@ def test_the_readme_view_records_every_exposure(cta: Any, shipped: list[dict[str
 
 @pytest.mark.parametrize(
     "read",
-    [
-        lambda exp: exp.assigned,
-        lambda exp: exp.run(),
-        lambda exp: exp.publish(),
-        lambda exp: exp.signature,
-        lambda exp: exp.excluded,
-    ],
-    ids=["assigned", "run", "publish", "signature", "excluded"],
+    [lambda exp: exp.assigned, lambda exp: exp.run(), lambda exp: exp.publish()],
+    ids=["assigned", "run", "publish"],
 )
-def test_any_read_exposes_once(make_experiment: Any, read: Any) -> None:
+def test_showing_the_variant_exposes_once(make_experiment: Any, read: Any) -> None:
     make_experiment("cta")
     with activate(Scope(deferring=True)) as scope:
         exp = experiment("cta", actor="ada")
@@ -46,6 +40,26 @@ def test_any_read_exposes_once(make_experiment: Any, read: Any) -> None:
         read(exp)
         experiment("cta", actor="ada").assigned  # noqa: B018 - another instance, same scope
     assert [e["event"] for e in scope.events] == ["assignment"]
+
+
+@pytest.mark.parametrize(
+    "look",
+    [
+        lambda exp: exp.decision,
+        lambda exp: exp.signature,
+        lambda exp: exp.excluded,
+        lambda exp: exp.should_track,
+        lambda exp: exp.track("purchased", value=3),
+    ],
+    ids=["decision", "signature", "excluded", "should_track", "track"],
+)
+def test_looking_or_tracking_is_not_an_exposure(make_experiment: Any, look: Any) -> None:
+    # A conversion recorded for a context that was never shown the variant (a webhook, a
+    # server-side purchase) must not put it in the analysed population.
+    make_experiment("cta")
+    with activate(Scope(deferring=True)) as scope:
+        look(experiment("cta", actor="ada"))
+    assert "assignment" not in [e["event"] for e in scope.events]
 
 
 @pytest.mark.parametrize(

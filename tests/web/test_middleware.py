@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 def test_scope_is_bound_in_the_view_and_released_after(client: Any, cta: Any) -> None:
     data = client.get("/web/page/").json()
     assert data["scope_bound"] is True
-    assert data["events"] == ["assignment", "viewed"]
+    assert data["events"] == ["viewed", "assignment"]
     assert current_scope() is None
 
 
@@ -33,12 +33,12 @@ def test_dnt_assigns_but_tracks_nothing(client: Any, cta: Any, value: str) -> No
 
 @pytest.mark.parametrize("value", ["0", "false", "no", "off", "", "null", "11", "yes please"])
 def test_other_dnt_values_are_tracked(client: Any, cta: Any, value: str) -> None:
-    assert client.get("/web/page/", HTTP_DNT=value).json()["events"] == ["assignment", "viewed"]
+    assert client.get("/web/page/", HTTP_DNT=value).json()["events"] == ["viewed", "assignment"]
 
 
 def test_dnt_is_ignored_when_respect_dnt_is_off(client: Any, cta: Any, settings: Any) -> None:
     settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "RESPECT_DNT": False}
-    assert client.get("/web/page/", HTTP_DNT="1").json()["events"] == ["assignment", "viewed"]
+    assert client.get("/web/page/", HTTP_DNT="1").json()["events"] == ["viewed", "assignment"]
 
 
 def test_resolutions_are_memoised_per_request(client: Any, cta: Any) -> None:
@@ -101,7 +101,8 @@ def test_events_tracked_before_an_exception_still_leave(
         settings.MIDDLEWARE = [m for m in settings.MIDDLEWARE if "ExperimentMiddleware" not in m]
     client.raise_request_exception = False
     assert client.get(url).status_code == 500
-    assert [e["event"] for e in shipped] == ["assignment", "before_the_crash"]
+    # Tracking is not an exposure: the view never showed the variant.
+    assert [e["event"] for e in shipped] == ["before_the_crash"]
 
 
 def test_a_streaming_body_ships_its_events_at_once(
@@ -111,7 +112,7 @@ def test_a_streaming_body_ships_its_events_at_once(
     assert shipped == []  # nothing resolved before the body
     body = b"".join(response.streaming_content).decode()
     assert body.startswith("start;")
-    assert [e["event"] for e in shipped] == ["assignment", "streamed"]
+    assert [e["event"] for e in shipped] == ["streamed", "assignment"]
     anonymous_id = cookie_id(client)
     assert anonymous_id is None  # the cookie was written before the body: none was needed
 

@@ -163,8 +163,7 @@ class Command(BaseCommand):
             )
             return False
         self.stdout.write(
-            f"Create the admin row {name!r} as a draft with variants "
-            f"{', '.join(variants)}? [y/N] ",
+            f"Create the admin row {name!r} as a draft with variants {', '.join(variants)}? [y/N] ",
             ending="",
         )
         self.stdout.flush()

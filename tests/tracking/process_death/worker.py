@@ -13,4 +13,6 @@ def track_then_exit(visitors: int) -> None:
     from django_experiments import experiment
 
     for i in range(visitors):
-        experiment("cta", actor=f"visitor-{i}").track("clicked", value=i)
+        exp = experiment("cta", actor=f"visitor-{i}")
+        exp.assigned  # noqa: B018 - shown (the exposure), then the click
+        exp.track("clicked", value=i)

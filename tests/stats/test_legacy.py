@@ -1,4 +1,4 @@
-"""Conversion statistics: rates, lift and a two-proportion z-test checked against scipy."""
+"""stats.legacy, the first results page's statistics: rate, lift, z-test checked with scipy."""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""Pure statistics for experiment results: conversion rates and a two-proportion z-test."""
+"""The first results page's statistics: conversion rates and a pooled two-proportion z-test.
+
+Kept importable (``django_experiments.stats.compare`` and friends) until the results page moves to
+:func:`django_experiments.stats.compare_all`; new code should not use it.
+"""
 
 from __future__ import annotations
 
