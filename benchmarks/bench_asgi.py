@@ -25,7 +25,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from benchmarks.bench_stack import WrkResult, parse_wrk
+from benchmarks.wrk import WrkResult, parse_wrk
 from benchmarks.report import Report, Row, ratio
 
 ROOT = Path(__file__).resolve().parent.parent
