@@ -25,8 +25,8 @@ import time
 import urllib.request
 from pathlib import Path
 
-from benchmarks.bench_stack import WrkResult, parse_wrk
 from benchmarks.report import Report, Row, ratio
+from benchmarks.wrk import WrkResult, parse_wrk
 
 ROOT = Path(__file__).resolve().parent.parent
 OPERATION = "ASGI (uvicorn): async view, 5 × await request.aexperiment vs same sync view (req/s)"
