@@ -37,7 +37,7 @@ from django_experiments.engine.decision import (
 from django_experiments.engine.definitions import Variant
 from django_experiments.engine.errors import BehaviorMissingError, ExperimentError
 from django_experiments.engine.hooks import hooks
-from django_experiments.engine.rollout import Rollout, resolve_rollout
+from django_experiments.engine.rollout import Percent, Rollout, resolve_rollout
 from django_experiments.engine.rules import collect_rules
 from django_experiments.engine.scope import Scope
 from django_experiments.engine.stores import NullStore, Store, get_store, report_failure
@@ -444,7 +444,12 @@ class Experiment:
         if needs_stored(definition, status, enabled, explicit, forced):
             raw: str | None
             if plain and status == RUNNING and not context.only_assigned:
-                choice = rollout.resolve(self)
+                if type(rollout) is Percent and rollout.distribution is None:
+                    # The default rollout, inlined: the admin's slot table.
+                    treatment = definition.treatment_for_key(context.key)
+                    choice = None if treatment is None else treatment.name
+                else:
+                    choice = rollout.resolve(self)
                 if choice is None or choice not in by_name:
                     choice = definition.control
                 state.choice = choice
