@@ -162,35 +162,44 @@ class DatabaseSink(Sink):
             return
         ops = connection.ops
         unique = [meta.get_field("event_id")]
-        returning = connection.features.can_return_rows_from_bulk_insert
-        size = max(1, ops.bulk_batch_size(fields, rows))
         head = (
             f"{ops.insert_statement(on_conflict=OnConflict.IGNORE)} "
             f"{ops.quote_name(meta.db_table)} "
             f"({', '.join(ops.quote_name(str(f.column)) for f in fields)}) VALUES "
         )
-        tail = f" {ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, unique)}" + (
-            f" RETURNING {ops.quote_name('event_id')}" if returning else ""
-        )
+        suffix = f" {ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, unique)}"
         one = f"({', '.join(['%s'] * len(fields))})"
+        # PostgreSQL: multi-row INSERTs that RETURN the ids they stored. SQLite: one
+        # executemany (several times faster there than multi-row statements capped at 999
+        # parameters); its row count says whether every event was new, the usual case.
+        returning = connection.vendor != "sqlite"
         stored: list[dict[str, Any]] = []
+        every_one_new = True
         with transaction.atomic(using=alias):
             # Before the insert: a concurrent worker's batch of the same experiment commits
             # first or waits, so "newly stored" is exact.
             rollup.lock({row["experiment"] for row in parsed.values()}, alias)
             with connection.cursor() as cursor:
-                for start in range(0, len(rows), size):
-                    chunk = rows[start : start + size]
-                    cursor.execute(
-                        head + ", ".join([one] * len(chunk)) + tail,
-                        [value for row in chunk for value in row],
-                    )
-                    if returning:
+                if returning:
+                    size = max(1, ops.bulk_batch_size(fields, rows))
+                    for start in range(0, len(rows), size):
+                        chunk = rows[start : start + size]
+                        cursor.execute(
+                            f"{head}{', '.join([one] * len(chunk))}{suffix} "
+                            f"RETURNING {ops.quote_name('event_id')}",
+                            [value for row in chunk for value in row],
+                        )
                         stored += [parsed[_uuid(r[0])] for r in cursor.fetchall()]
-            if returning:
+                else:
+                    cursor.executemany(head + one + suffix, rows)
+                    # Some were stored before when fewer rows went in: which ones is unknown.
+                    every_one_new = cursor.rowcount == len(rows)
+                    stored = list(parsed.values())
+            if every_one_new:
                 rollup.ingest(stored, alias)
             else:
-                # No RETURNING (SQLite < 3.35): recompute every touched context instead.
+                # A (partly) redelivered batch: recompute every context it touched, which
+                # gives the same rollups whatever was stored before.
                 touched: dict[str, set[str]] = {}
                 for row in parsed.values():
                     touched.setdefault(row["experiment"], set()).add(row["key"])
