@@ -1,12 +1,13 @@
 """The results rollups, kept up to date as events land.
 
-DatabaseSink calls :func:`refresh` in the transaction that stores a batch, for the contexts the
-batch touched. Each context's rows (ContextExposure, ContextConversion) are recomputed from
-all of its stored events, not incremented, so a batch delivered twice, or an exposure that
-arrives after the context's conversions, leaves the same rows as an in-order, exactly-once
-delivery. The change between a context's old and new rows is then added to the daily rollups
-(DailyExposure, DailyConversion), which is all the results read: a few rows per day and
-variant, whatever the traffic.
+DatabaseSink calls :func:`ingest` in the transaction that stores a batch, with the events that
+were newly stored (a redelivered event is not). A context's rows (ContextExposure,
+ContextConversion) are recomputed from all of its stored events (:func:`refresh`) when a new
+first exposure arrives; later events of an exposed context are added to them. Either way the
+result equals a recomputation from scratch (:func:`rebuild`), whatever the delivery order. The
+change between a context's old and new rows is added to the daily rollups (DailyExposure,
+DailyConversion), which is all the results read: a few rows per day and variant, whatever
+the traffic.
 
 Attribution (docs/results.md):
 
