@@ -188,6 +188,15 @@ def _ingest(n: int) -> float:
     return len(events) / (time.perf_counter() - began)
 
 
+def _rebuild(experiment: str) -> float:
+    """Seconds to rebuild the rollups of an already generated experiment (current code)."""
+    from django_experiments.results import rollup
+
+    began = time.perf_counter()
+    rollup.rebuild(experiment)
+    return time.perf_counter() - began
+
+
 def _measure(experiment: str, repeats: int) -> dict[str, float]:
     from django_experiments.models import Experiment
     from django_experiments.results import results_for
@@ -228,6 +237,7 @@ def main() -> int:
     out: dict[str, Any] = {"events": args.events, "small_events": small}
     out["small_prepare"] = _prepare("bench_small", small)
     out["prepare"] = _prepare("bench_results", args.events)
+    out["rebuild_small_s"] = _rebuild("bench_small")
     out["small"] = _measure("bench_small", args.repeats)
     out["large"] = _measure("bench_results", args.repeats)
     out["ingest_eps"] = _ingest(args.ingest)

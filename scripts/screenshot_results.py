@@ -61,8 +61,17 @@ def main() -> int:
         manage(env, "migrate", "--noinput")
         manage(env, "seed_demo")
         manage(
-            env, "simulate_traffic", "cta", "--visitors", args.visitors, "--lift", "0.05",
-            "--rate", "0.12", "--seed", "1",
+            env,
+            "simulate_traffic",
+            "cta",
+            "--visitors",
+            args.visitors,
+            "--lift",
+            "0.05",
+            "--rate",
+            "0.12",
+            "--seed",
+            "1",
         )
         port = free_port()
         server = subprocess.Popen(

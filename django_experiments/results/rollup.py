@@ -1,12 +1,13 @@
 """The results rollups, kept up to date as events land.
 
-DatabaseSink calls :func:`refresh` in the transaction that stores a batch, for the contexts the
-batch touched. Each context's rows (ContextExposure, ContextConversion) are recomputed from
-all of its stored events, not incremented, so a batch delivered twice, or an exposure that
-arrives after the context's conversions, leaves the same rows as an in-order, exactly-once
-delivery. The change between a context's old and new rows is then added to the daily rollups
-(DailyExposure, DailyConversion), which is all the results read: a few rows per day and
-variant, whatever the traffic.
+DatabaseSink calls :func:`ingest` in the transaction that stores a batch, with the events that
+were newly stored (a redelivered event is not). A context's rows (ContextExposure,
+ContextConversion) are recomputed from all of its stored events (:func:`refresh`) when a new
+first exposure arrives; later events of an exposed context are added to them. Either way the
+result equals a recomputation from scratch (:func:`rebuild`), whatever the delivery order. The
+change between a context's old and new rows is added to the daily rollups (DailyExposure,
+DailyConversion), which is all the results read: a few rows per day and variant, whatever
+the traffic.
 
 Attribution (docs/results.md):
 
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any, NamedTuple
@@ -105,6 +106,119 @@ def lock(experiments: Iterable[str], using: str) -> None:
                 "SELECT pg_advisory_xact_lock(%s, %s)",
                 [0x676C6578, zlib.crc32(name.encode()) - 2**31],
             )
+
+
+def ingest(stored: Sequence[Mapping[str, Any]], using: str | None = None) -> None:
+    """Update the rollups with events DatabaseSink has just stored (each exactly once).
+
+    Per context: a new non-forced exposure that is its first (or earlier than the known
+    first) recomputes the context from all its stored events (:func:`refresh`: conversions
+    that arrived before the exposure are picked up then). Otherwise the new conversions of an
+    exposed context inside its window are added to its rows, at a cost that depends on the
+    batch only, never on how many events the context already has. Conversions of contexts not
+    exposed yet wait for their exposure. Must run in the sink's transaction, under
+    :func:`lock`.
+    """
+    alias = using or router.db_for_write(TrackedEvent)
+    by_experiment: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for row in stored:
+        if not row["forced"]:
+            by_experiment[row["experiment"]].append(row)
+    for stored_name, rows in by_experiment.items():
+        keys = sorted({row["key"] for row in rows})
+        for start in range(0, len(keys), CHUNK):
+            chunk = set(keys[start : start + CHUNK])
+            _ingest_chunk(stored_name, [r for r in rows if r["key"] in chunk], alias)
+
+
+def _ingest_chunk(stored_name: str, rows: list[Mapping[str, Any]], alias: str) -> None:
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    keys = sorted({row["key"] for row in rows})
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {qn('key')}, {qn('phase')}, {qn('variant')}, {qn('exposed_at')}, "
+            f"{qn('window_ends_at')} FROM {qn(ContextExposure._meta.db_table)} "
+            f"WHERE {qn('experiment')} = %s "
+            f"AND {qn('key')} IN ({', '.join(['%s'] * len(keys))})",
+            [stored_name, *keys],
+        )
+        current = {
+            key: (phase, variant, _aware(at), _aware(until) if until is not None else UNBOUNDED)
+            for key, phase, variant, at, until in cursor.fetchall()
+        }
+    recompute = {
+        row["key"]
+        for row in rows
+        if row["event"] == ASSIGNMENT
+        and (row["key"] not in current or _aware(row["timestamp"]) < current[row["key"]][2])
+    }
+    if recompute:
+        refresh(stored_name, recompute, using=alias)
+    added: dict[tuple[str, str], list[float]] = {}
+    for row in rows:
+        key = row["key"]
+        if row["event"] == ASSIGNMENT or key in recompute or key not in current:
+            continue
+        at = _aware(row["timestamp"])
+        if not current[key][2] <= at < current[key][3]:
+            continue
+        value = row["value"]
+        cell = added.setdefault((key, row["event"]), [0, 0.0, 0])
+        cell[0] += 1
+        cell[1] += value or 0.0
+        cell[2] += value is not None
+    if added:
+        _add_conversions(stored_name, added, current, alias)
+
+
+def _add_conversions(
+    stored_name: str,
+    added: dict[tuple[str, str], list[float]],
+    current: Mapping[str, tuple[int | None, str, datetime, datetime]],
+    alias: str,
+) -> None:
+    """Add new attributed events to ContextConversion (upsert) and their effect on the
+    contexts' values to the daily rollups."""
+    connection = connections[alias]
+    qn = connection.ops.quote_name
+    adapt = connection.ops.adapt_datetimefield_value
+    table = qn(ContextConversion._meta.db_table)
+    keys = sorted({key for key, _ in added})
+    deltas = Deltas()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {qn('key')}, {qn('event')}, {qn('total')} FROM {table} "
+            f"WHERE {qn('experiment')} = %s "
+            f"AND {qn('key')} IN ({', '.join(['%s'] * len(keys))})",
+            [stored_name, *keys],
+        )
+        before = {(key, event): total for key, event, total in cursor.fetchall()}
+        flat: list[Any] = []
+        for (key, event), (count, total, valued) in added.items():
+            phase, variant, at, _ = current[key]
+            old = before.get((key, event))
+            if old is None:
+                deltas.conversion(phase, event, variant, at, total, int(valued), 1)
+            else:
+                # The context's value moves from old to old + total: replace its contribution.
+                deltas.conversion(phase, event, variant, at, old, 0, -1)
+                deltas.conversion(phase, event, variant, at, old + total, int(valued), 1)
+            flat += [stored_name, key, event, phase, variant, adapt(at), int(count), total]
+            flat.append(int(valued))
+        sums = ("count", "total", "valued")
+        columns = ", ".join(
+            qn(c) for c in ("experiment", "key", "event", "phase", "variant", "exposed_at", *sums)
+        )
+        update = ", ".join(f"{qn(c)} = {table}.{qn(c)} + excluded.{qn(c)}" for c in sums)
+        row_sql = "(%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) VALUES {', '.join([row_sql] * len(added))} "
+            f"ON CONFLICT ({qn('experiment')}, {qn('key')}, {qn('event')}) "
+            f"DO UPDATE SET {update}",
+            flat,
+        )
+    _apply(stored_name, deltas, alias)
 
 
 def refresh(stored_name: str, keys: Iterable[str], using: str | None = None) -> None:

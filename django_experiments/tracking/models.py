@@ -48,7 +48,11 @@ class TrackedEvent(models.Model):
             models.Index(
                 fields=["experiment", "event", "variant"], name="glex_event_exp_event_variant"
             ),
-            models.Index(fields=["experiment", "key"], name="glex_event_exp_key"),
+            # A context's events by name and time: the rollup refresh reads a context's
+            # exposures without scanning its other events (a heavy context has thousands).
+            models.Index(
+                fields=["experiment", "key", "event", "timestamp"], name="glex_event_exp_key_event"
+            ),
         ]
 
     def __str__(self) -> str:

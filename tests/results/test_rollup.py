@@ -206,7 +206,7 @@ def _daily() -> tuple[list[Any], list[Any]]:
     return exposed, converted
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(8))
 def test_incremental_rollups_equal_a_rebuild_whatever_the_delivery_order(
     seed: int, phases: Experiment, store: Store, minutes: Callable[[float], datetime]
 ) -> None:
@@ -258,3 +258,29 @@ def test_rebuild_results_command(
     assert aggregate("cta", 1).metrics == {"clicked": {"control": Totals(1, 0.0, 0.0, 0)}}
     with pytest.raises(CommandError, match="nope"):
         call_command("rebuild_results", "nope", stdout=out)
+
+
+def test_later_conversions_of_an_exposed_context_do_not_reread_its_history(
+    phases: Experiment,
+    store: Store,
+    minutes: Callable[[float], datetime],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A heavy context (a bot, a power user) costs each batch its new events only: only a new
+    first exposure recomputes a context from everything stored."""
+    recomputed: list[set[str]] = []
+    original = rollup.refresh
+
+    def spy(stored_name: str, keys: Any, using: str | None = None) -> None:
+        recomputed.append(set(keys))
+        original(stored_name, keys, using=using)
+
+    monkeypatch.setattr(rollup, "refresh", spy)
+    store([event("assignment", "heavy", at=minutes(1))])
+    for batch in range(3):
+        store(
+            [event("clicked", "heavy", at=minutes(2 + batch), value=1) for _ in range(50)]
+            + [event("assignment", "heavy", at=minutes(30), phase=1)]  # a re-exposure
+        )
+    assert recomputed == [{"heavy"}]
+    assert aggregate("cta", 1).metrics == {"clicked": {"control": Totals(1, 150.0, 150.0**2, 150)}}
