@@ -20,9 +20,12 @@ def _on_unknown(name: str) -> None:
 def connect() -> None:
     from django_experiments import login  # noqa: F401 - connects the login migration
     from django_experiments.loader import load_from_db, uncommitted_change
-    from django_experiments.tracking import producer, tasks  # noqa: F401 - registers tasks
+    from django_experiments.results import rollup
+    from django_experiments.tracking import producer, sinks, tasks  # noqa: F401 - registers tasks
 
     hooks.load_definitions = load_from_db
     hooks.on_event = producer.on_event
     hooks.on_unknown = _on_unknown
     hooks.uncommitted_change = uncommitted_change
+    # The database sink keeps the results rollups in the same transaction as its inserts.
+    sinks.rollups = rollup

@@ -219,8 +219,3 @@ class DailyConversion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.experiment}:{self.variant} {self.event} {self.day} {self.converted}"
-
-
-# Register the Celery tasks whenever the app registry loads (web processes and workers alike):
-# Celery's autodiscover_tasks() looks for django_experiments.tasks, not this subpackage.
-from django_experiments.tracking import tasks as _tasks  # noqa: E402,F401

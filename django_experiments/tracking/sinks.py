@@ -14,9 +14,9 @@ import logging
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from django.db import models
 from django.utils.module_loading import import_string
@@ -125,8 +125,9 @@ class DatabaseSink(Sink):
         from django.db.models.constants import OnConflict
         from django.utils import timezone
 
-        from django_experiments.results import rollup
         from django_experiments.tracking.models import TrackedEvent
+
+        rollup = rollups
 
         alias = router.db_for_write(TrackedEvent)
         connection = connections[alias]
@@ -178,7 +179,8 @@ class DatabaseSink(Sink):
         with transaction.atomic(using=alias):
             # Before the insert: a concurrent worker's batch of the same experiment commits
             # first or waits, so "newly stored" is exact.
-            rollup.lock({row["experiment"] for row in parsed.values()}, alias)
+            if rollup is not None:
+                rollup.lock({row["experiment"] for row in parsed.values()}, alias)
             with connection.cursor() as cursor:
                 if returning:
                     size = max(1, ops.bulk_batch_size(fields, rows))
@@ -195,7 +197,9 @@ class DatabaseSink(Sink):
                     # Some were stored before when fewer rows went in: which ones is unknown.
                     every_one_new = cursor.rowcount == len(rows)
                     stored = list(parsed.values())
-            if every_one_new:
+            if rollup is None:
+                pass
+            elif every_one_new:
                 rollup.ingest(stored, alias)
             else:
                 # A (partly) redelivered batch: recompute every context it touched, which
@@ -205,6 +209,21 @@ class DatabaseSink(Sink):
                     touched.setdefault(row["experiment"], set()).add(row["key"])
                 for experiment, keys in touched.items():
                     rollup.refresh(experiment, keys, using=alias)
+
+
+class Rollups(Protocol):
+    """What the database sink asks of the results rollups, in the batch's transaction."""
+
+    def lock(self, experiments: Iterable[str], using: str) -> None: ...
+
+    def ingest(self, stored: Sequence[Mapping[str, Any]], using: str | None = None) -> None: ...
+
+    def refresh(self, stored_name: str, keys: Iterable[str], using: str | None = None) -> None: ...
+
+
+#: The results rollups (``django_experiments.results.rollup``), wired in ``ready()``
+#: (wiring.py): tracking does not import the results package, which imports tracking.
+rollups: Rollups | None = None
 
 
 def _uuid(value: Any) -> uuid.UUID:
