@@ -18,19 +18,9 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def capture(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
-    """The events each request hands to the tracking pipeline."""
-    from django_experiments.tracking import producer
-
-    events: list[dict[str, Any]] = []
-    original = producer.ship
-
-    def ship(batch: Any) -> None:
-        events.extend(batch)
-        original(batch)
-
-    monkeypatch.setattr(producer, "ship", ship)
-    return events
+def capture(shipped: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The events each request hands to the tracking pipeline (conftest's ``shipped``)."""
+    return shipped
 
 
 @pytest.fixture
