@@ -41,13 +41,8 @@ class Reason(str, enum.Enum):
     ROLLOUT = "rollout"  # step 8
 
 
-#: Reasons whose variant is written with overwrite (not set-if-absent).
-OVERWRITES = frozenset({Reason.EXPLICIT, Reason.FORCED})
-#: Reasons whose variant is new for the context: stored only if nothing is (set-if-absent).
-CLAIMS = frozenset({Reason.SEGMENT, Reason.ROLLOUT})
-#: Reasons whose exposure counts: the context is in the running experiment's population.
-EXPOSED = frozenset({Reason.EXPLICIT, Reason.FORCED, Reason.STORED, Reason.SEGMENT, Reason.ROLLOUT})
-#: Exposures recorded but left out of the analysis: someone chose the variant by hand.
+#: Variants chosen by hand: written over whatever is stored (not set-if-absent), and their
+#: exposures are recorded but left out of the analysis.
 HAND_PICKED = frozenset({Reason.EXPLICIT, Reason.FORCED})
 
 
@@ -69,7 +64,7 @@ class Decision(NamedTuple):
 
     @property
     def overwrite(self) -> bool:
-        return self.reason in OVERWRITES
+        return self.reason in HAND_PICKED
 
     @property
     def hand_picked(self) -> bool:

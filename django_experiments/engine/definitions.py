@@ -98,49 +98,6 @@ class Definition:
             counts[name] = counts.get(name, 0) + stop - start
         return {name: n / allocation.SLOTS for name, n in counts.items()}
 
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "status": self.status,
-            "salt": self.salt,
-            "treatments": [[t.name, t.weight, t.is_control, t.payload] for t in self.treatments],
-            "control": self.control,
-            "winner": self.winner,
-            "ranges": [list(r) for r in self.ranges],
-            "phase": self.phase,
-            "client_visible": self.client_visible,
-            "store_generation": self.store_generation,
-        }
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Definition:
-        """Parse defensively: any shape problem raises ValueError (the caller reloads)."""
-        try:
-            treatments = tuple(
-                TreatmentDef(str(n), float(w), bool(c), p) for n, w, c, p in data["treatments"]
-            )
-            ranges = tuple(allocation.validate_ranges(data["ranges"]))
-            names = {t.name for t in treatments}
-            if any(name not in names for _, _, name in ranges):
-                raise ValueError("slot table names an unknown treatment")
-            control = str(data["control"])
-            if treatments and control not in names:
-                raise ValueError("control is not a treatment")
-            return cls.build(
-                name=str(data["name"]),
-                status=str(data["status"]),
-                salt=str(data["salt"]),
-                treatments=treatments,
-                control=control,
-                winner=data["winner"] if data["winner"] in names else None,
-                ranges=ranges,
-                phase=int(data["phase"]),
-                client_visible=bool(data.get("client_visible", False)),
-                store_generation=int(data.get("store_generation", 0)),
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"corrupt definition: {exc}") from exc
-
 
 class _Snapshot:
     def __init__(self) -> None:

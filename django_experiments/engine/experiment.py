@@ -26,7 +26,6 @@ from django_experiments.engine import definitions as defs
 from django_experiments.engine.context import Context
 from django_experiments.engine.decision import (
     CONCLUDED,
-    OVERWRITES,
     PAUSED,
     RUNNING,
     Decision,
@@ -476,7 +475,7 @@ class Experiment:
         )
         if not decision.store or claimed:
             return decision
-        if decision.reason in OVERWRITES or stale:
+        if decision.overwrite or stale:
             self._overwrite(decision.variant)
             return decision
         winner, created = self._claim(decision.variant)

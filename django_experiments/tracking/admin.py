@@ -56,7 +56,7 @@ class DeadLetterAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Re-drive selected dead letters"), permissions=["redrive"])
     def redrive_selected(self, request: HttpRequest, queryset: QuerySet[DeadLetter]) -> None:
-        from django_experiments.tracking.dispatch import redrive
+        from django_experiments.tracking.delivery import redrive
 
         count = redrive(queryset)
         self.message_user(

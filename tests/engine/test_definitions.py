@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from django_experiments import experiment
 from django_experiments.engine import definitions
-from django_experiments.engine.definitions import Definition, all_definitions, get_definition
+from django_experiments.engine.definitions import all_definitions, get_definition
 from django_experiments.engine.hooks import hooks
 from django_experiments.loader import load_from_db
 from django_experiments.models import Experiment, Phase, Treatment
@@ -242,17 +242,3 @@ def test_missing_control_and_missing_treatments(db: Any) -> None:
     empty = experiment("empty", actor="u1")
     assert empty.assigned.name == "control"
     assert experiment("no-control", actor="u1").assigned.name == "first"
-
-
-def test_json_round_trip(make_experiment: Any) -> None:
-    exp = make_experiment("cta", control=1, candidate=3)
-    exp.winner = exp.treatments.get(name="candidate")
-    exp.client_visible = True
-    exp.save()
-    original = load_from_db()["cta"]
-    copy = Definition.from_json(original.to_json())
-    assert copy == original
-    assert copy.table == original.table
-    assert copy.winner == "candidate"
-    assert copy.by_name["candidate"].payload == {"label": "candidate"}
-    assert copy.store_name == "cta"
