@@ -52,19 +52,22 @@ def on_event(
         return _capture(experiment, event, value, properties, tracked, exposure)
     if not tracked:
         return None
-    built = events_mod.build_event(experiment, event, value, properties)
-    if exposure and not _first_in_scope(experiment, built):
+    if exposure and not _first_in_scope(experiment):
         return None
+    built = events_mod.build_event(experiment, event, value, properties)
     emit(experiment.context.scope, built)
     return built
 
 
-def _first_in_scope(experiment: Experiment, event: Event) -> bool:
-    """At most one exposure per (experiment, context key, phase) per scope."""
-    scope = experiment.context.scope
+def _first_in_scope(experiment: Experiment) -> bool:
+    """At most one exposure per (experiment, context key, phase) per scope; checked before
+    the event is built, so a repeat costs nothing."""
+    context = experiment.context
+    scope = context.scope
     if scope is None:
         return True
-    seen = (event["experiment"], event["key"], event.get("phase"))
+    definition = experiment.definition
+    seen = (experiment.name, context.key, definition.phase if definition is not None else None)
     if seen in scope.assignment_seen:
         return False
     scope.assignment_seen.add(seen)
@@ -84,9 +87,9 @@ def _capture(
             return None
         data: Event = {"event": event, "value": value, "properties": properties}
     else:
-        data = events_mod.build_event(experiment, event, value, properties)
-        if exposure and not _first_in_scope(experiment, data):
+        if exposure and not _first_in_scope(experiment):
             return None
+        data = events_mod.build_event(experiment, event, value, properties)
     for capture in list(captures):
         capture(experiment, data, tracked)
     return data if tracked else None
