@@ -22,7 +22,11 @@ from django_experiments import services
 from django_experiments.engine import allocation
 from django_experiments.models import Experiment, Phase, Treatment
 from django_experiments.tracking import admin as _tracking_admin  # noqa: F401 - registers
-from django_experiments.validation import TreatmentRow, parse_weight, validate_treatment_rows
+from django_experiments.validation import (
+    TreatmentRow,
+    format_weight,
+    validate_treatment_rows,
+)
 from django_experiments.weight_field import WeightField
 
 
@@ -42,8 +46,7 @@ class WeightInput(forms.NumberInput):
 
     def format_value(self, value: Any) -> str | None:
         if isinstance(value, Decimal) and value.is_finite():
-            # normalize() alone would write 100 as "1E+2"; the "f" format undoes the exponent.
-            return format(value.normalize(), "f")
+            return format_weight(value)
         return super().format_value(value)
 
 
@@ -60,12 +63,6 @@ class TreatmentForm(forms.ModelForm):
             "weight": WeightInput(attrs={"class": "glex-weight"}),
             "payload": forms.Textarea(attrs={"rows": 2, "cols": 32, "class": "glex-payload"}),
         }
-
-    def clean_weight(self) -> Decimal:
-        # The shared rule, with the API's message. Checked here, the weight is left out of the
-        # model's own validation, which would otherwise report a negative weight a second time
-        # (its MinValueValidator and Treatment.clean() both reject it).
-        return parse_weight(self.cleaned_data["weight"])
 
 
 class TreatmentFormSet(BaseInlineFormSet):
@@ -352,14 +349,16 @@ class ExperimentAdmin(admin.ModelAdmin):
     @admin.display(description=_("SRM"))
     def srm_flag(self, obj: Experiment) -> str:
         """Red when the current phase's split is off its weights (SRM p < 0.001)."""
-        from django_experiments.results.srm import current_srm_p_value, srm_failed
+        from django_experiments.results.report import SRM_THRESHOLD
+        from django_experiments.results.srm import current_srm_p_value
 
-        if not srm_failed(obj):
+        p_value = current_srm_p_value(obj)  # one lookup per row
+        if p_value is None or p_value >= SRM_THRESHOLD:
             return "—"
         return format_html(
             '<span class="glex-srm-flag" style="color:#ba2121;font-weight:bold" '
             'title="{}">⚠ SRM</span>',
-            _("Sample ratio mismatch: p = {}").format(f"{current_srm_p_value(obj):.2g}"),
+            _("Sample ratio mismatch: p = {}").format(f"{p_value:.2g}"),
         )
 
     @admin.display(description=_("Results"))

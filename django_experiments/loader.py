@@ -14,13 +14,14 @@ from django.db import transaction
 
 from django_experiments.engine import allocation
 from django_experiments.engine.definitions import Definition, TreatmentDef
+from django_experiments.validation import format_weight
 
 logger = logging.getLogger("django_experiments")
 
 
 def weights_of(treatments: Any) -> dict[str, str]:
     """Canonical ``{name: weight}`` strings, the form phases record."""
-    return {t.name: format(t.weight.normalize(), "f") for t in treatments}
+    return {t.name: format_weight(t.weight) for t in treatments}
 
 
 def load_from_db() -> dict[str, Definition]:

@@ -112,3 +112,8 @@ def validate_treatment_rows(status: str, rows: Iterable[TreatmentRow]) -> None:
             messages.append(ValidationError(MSG_NO_POSITIVE, code="no_positive_weight"))
     if messages:
         raise ValidationError(messages)
+
+
+def format_weight(value: Decimal | int | float | str) -> str:
+    """A weight as people write it: "1", "0.5", "100" (``normalize()`` alone gives "1E+2")."""
+    return format(Decimal(value).normalize(), "f")

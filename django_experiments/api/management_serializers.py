@@ -18,7 +18,12 @@ from rest_framework import serializers
 from rest_framework.fields import get_error_detail
 
 from django_experiments.models import Experiment, Phase, Treatment
-from django_experiments.validation import TreatmentRow, parse_weight, validate_treatment_rows
+from django_experiments.validation import (
+    TreatmentRow,
+    format_weight,
+    parse_weight,
+    validate_treatment_rows,
+)
 
 
 @contextmanager
@@ -44,7 +49,7 @@ class WeightField(serializers.Field):
             return parse_weight(data)
 
     def to_representation(self, value: Any) -> str:
-        return str(Decimal(value).normalize()) if Decimal(value) != 0 else "0"
+        return format_weight(value)
 
 
 class TreatmentSerializer(serializers.ModelSerializer[Treatment]):

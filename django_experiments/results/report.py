@@ -18,9 +18,9 @@ from django_experiments.conf import settings
 from django_experiments.models import Experiment, Phase
 from django_experiments.results import analysis
 from django_experiments.results.aggregate import Aggregates, Totals, aggregate
+from django_experiments.stats.srm import SRM_THRESHOLD
 
 #: SRM p-values below this head the page with a red warning (and flag the admin list).
-SRM_THRESHOLD = 0.001
 CORRECTIONS = ("holm", "none")
 
 

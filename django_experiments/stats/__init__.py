@@ -17,7 +17,6 @@ from django_experiments.stats.frequentist import (
     Interval,
     frequentist,
 )
-from django_experiments.stats.legacy import VariantResult, compare, two_proportion_p_value
 from django_experiments.stats.srm import SRM_THRESHOLD, srm_p_value
 from django_experiments.stats.summary import MetricKind, Summary, binomial, mean_metric
 
@@ -32,16 +31,13 @@ __all__ = [
     "Interval",
     "MetricKind",
     "Summary",
-    "VariantResult",
     "bayesian",
     "binomial",
     "bonferroni",
-    "compare",
     "compare_all",
     "frequentist",
     "holm",
     "mean_interval",
     "mean_metric",
     "srm_p_value",
-    "two_proportion_p_value",
 ]

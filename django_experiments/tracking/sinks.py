@@ -197,18 +197,27 @@ class DatabaseSink(Sink):
                     # Some were stored before when fewer rows went in: which ones is unknown.
                     every_one_new = cursor.rowcount == len(rows)
                     stored = list(parsed.values())
-            if rollup is None:
-                pass
-            elif every_one_new:
-                rollup.ingest(stored, alias)
-            else:
-                # A (partly) redelivered batch: recompute every context it touched, which
-                # gives the same rollups whatever was stored before.
-                touched: dict[str, set[str]] = {}
-                for row in parsed.values():
-                    touched.setdefault(row["experiment"], set()).add(row["key"])
-                for experiment, keys in touched.items():
-                    rollup.refresh(experiment, keys, using=alias)
+            if rollup is not None:
+                _update_rollups(rollup, parsed, stored, every_one_new, alias)
+
+
+def _update_rollups(
+    rollup: Rollups,
+    parsed: Mapping[Any, dict[str, Any]],
+    stored: Sequence[Mapping[str, Any]],
+    every_one_new: bool,
+    alias: str,
+) -> None:
+    if every_one_new:
+        rollup.ingest(stored, alias)
+        return
+    # A (partly) redelivered batch: recompute every context it touched, which gives the same
+    # rollups whatever was stored before.
+    touched: dict[str, set[str]] = {}
+    for row in parsed.values():
+        touched.setdefault(row["experiment"], set()).add(row["key"])
+    for experiment, keys in touched.items():
+        rollup.refresh(experiment, keys, using=alias)
 
 
 class Rollups(Protocol):

@@ -256,6 +256,7 @@ def test_rebuild_results_command(
     call_command("rebuild_results", stdout=out)
     assert "cta: 1 contexts" in out.getvalue()
     assert aggregate("cta", 1).metrics == {"clicked": {"control": Totals(1, 0.0, 0.0, 0)}}
+    assert aggregate("cta", 1).exposed == {"control": 1}  # the deleted rollups are back
     with pytest.raises(CommandError, match="nope"):
         call_command("rebuild_results", "nope", stdout=out)
 

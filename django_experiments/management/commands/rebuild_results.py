@@ -25,7 +25,10 @@ class Command(BaseCommand):
         from django_experiments.tracking.models import TrackedEvent
 
         names: list[str] = options["experiments"]
-        stored = sorted(set(TrackedEvent.objects.values_list("experiment", flat=True)))
+        # DISTINCT in the database: the events table may hold millions of rows.
+        stored = sorted(
+            TrackedEvent.objects.order_by().values_list("experiment", flat=True).distinct()
+        )
         if names:
             wanted = [settings.full_name(name) for name in names]
             missing = [n for n, full in zip(names, wanted, strict=True) if full not in stored]

@@ -56,6 +56,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         from django_experiments import experiment
+        from django_experiments.engine.definitions import get_definition
         from django_experiments.engine.scope import Scope, activate
         from django_experiments.models import Experiment, Status
         from django_experiments.tracking.producer import flush_scope
@@ -82,7 +83,9 @@ class Command(BaseCommand):
                 "TRACKING_SINKS has no DatabaseSink: the events leave, but the admin results "
                 "page will not see them."
             )
-        control = next((t.name for t in row.treatments.all() if t.is_control), "control")
+        # The control the engine and the report use (loader.py: the marked one, else the first).
+        definition = get_definition(name)
+        control = definition.control if definition is not None else "control"
         rng = random.Random(options["seed"])
         prefix = f"{options['prefix']}-{options['seed'] if options['seed'] is not None else ''}"
         counts: dict[str, list[int]] = {}
