@@ -71,6 +71,7 @@ CONTENDERS: dict[str, Contender] = {
     "waffle": Contender("waffle", "/bench/waffle/"),
     "growthbook": Contender("growthbook", "/bench/growthbook/"),
     "floor": Contender("bare", "/bench/floor/"),
+    "floor_durable": Contender("bare", "/bench/floor_durable/"),
     PLAIN: Contender("bare", "/bench/plain/"),
 }
 
