@@ -136,7 +136,7 @@ def floor(request: HttpRequest, realistic: bool = False) -> HttpResponse:
     return response
 
 
-_DURABLE_PREFIX = "benchfloor"
+_DURABLE_PREFIX = "glexstack-floor"  # bench_stack clears *glexstack* between runs
 
 
 def floor_durable(request: HttpRequest, realistic: bool = False) -> HttpResponse:
