@@ -13,7 +13,7 @@ from django_experiments.engine.errors import ExperimentError, UnregisteredExperi
 from django_experiments.engine.experiment import Experiment, split_name
 from django_experiments.engine.scope import Scope
 from django_experiments.engine.scope import _current as _current_scope
-from django_experiments.engine.stores import get_store, report_failure
+from django_experiments.engine.stores import NullStore, get_store, report_failure
 
 E = TypeVar("E", bound=type[Experiment])
 
@@ -161,6 +161,8 @@ def prefetch(names: Iterable[str], /, *, scope: Scope | None = None, **context: 
     if scope is None:
         return 0
     store = get_store()
+    if type(store) is NullStore:  # nothing is stored: nothing to read
+        return 0
     fields = []
     for name in names:
         exp = experiment(name, scope=scope, **context)
