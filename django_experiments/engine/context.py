@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django_experiments.conf import settings
+from django_experiments.engine.allocation import SLOTS
 from django_experiments.engine.scope import Scope, anonymous_identity, current_scope
 
 logger = logging.getLogger("django_experiments")
@@ -118,20 +119,42 @@ def is_anonymous_actor(value: Any) -> bool:
     )
 
 
-def key_for(experiment_name: str, values: Mapping[str, Any] | Any) -> str:
-    """HMAC the experiment name with the context's identities; key order is irrelevant."""
+def identity_material(values: Mapping[str, Any] | Any) -> str:
+    """The context's identities as one unambiguous string; key order is irrelevant."""
     if isinstance(values, dict) and len(values) == 1:
         # The common case (``actor=...``) without sorting or generator overhead.
         [(name, value)] = values.items()
         name = name if type(name) is str else str(name)
         value = value if type(value) is str else identify(value)
-        material = f"{len(name)}:{name}{len(value)}:{value}"
-    elif isinstance(values, Mapping):
-        material = _pairs(values)
-    else:
-        material = _field(identify(values))
+        return f"{len(name)}:{name}{len(value)}:{value}"
+    if isinstance(values, Mapping):
+        return _pairs(values)
+    return _field(identify(values))
+
+
+def key_for(experiment_name: str, values: Mapping[str, Any] | Any) -> str:
+    """HMAC the experiment name with the context's identities; key order is irrelevant."""
+    material = identity_material(values)
     message = f"{len(experiment_name)}:{experiment_name}{material}".encode()
     return hmac_sha256(settings.context_key_secret, message)[: KEY_LENGTH // 2].hex()
+
+
+def partition_slot(label: str, values: Mapping[str, Any] | Any) -> int:
+    """The context's slot (0..9,999) in a partition (a namespace or the global holdout).
+
+    The same keyed HMAC as :func:`key_for`, over the partition's label instead of an
+    experiment name: every experiment resolved with the same context lands on the same slot
+    of a partition, which is what makes a namespace's experiments mutually exclusive.
+    Labels are prefixed (``namespace/``, ``holdout/``) with a character no experiment slug
+    can contain, so a partition's hash never equals an experiment's context key.
+    """
+    return partition_slot_of(label, identity_material(values))
+
+
+def partition_slot_of(label: str, material: str) -> int:
+    message = f"{len(label)}:{label}{material}".encode()
+    digest = hmac_sha256(settings.context_key_secret, message)
+    return int.from_bytes(digest[:8], "big") % SLOTS
 
 
 _NO_KEYS: list[str] = []

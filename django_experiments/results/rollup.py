@@ -15,7 +15,10 @@ Attribution (docs/results.md):
   for events without one the phase whose ``[started_at, ended_at)`` holds its timestamp), with
   that exposure's variant;
 - its events of another name count only at or after that exposure and before the end of the
-  conversion window (``CONVERSION_WINDOWS``), and not when flagged ``forced``.
+  conversion window (``CONVERSION_WINDOWS``), and not when flagged ``forced``;
+- a context whose first exposure was flagged ``holdout`` is rolled up under the variant
+  :data:`HOLDOUT_VARIANT` (no slug can be spelt so): the report compares it with everyone
+  else and keeps it out of the per-variant analysis.
 """
 
 from __future__ import annotations
@@ -43,6 +46,13 @@ from django_experiments.tracking.models import (
 
 #: Keys per statement: well under SQLite's bound-parameter limit.
 CHUNK = 500
+
+#: The rollups' variant of contexts exposed in a holdout (they were served control).
+HOLDOUT_VARIANT = ":holdout"
+
+
+def _rolled_up_variant(variant: str, holdout: Any) -> str:
+    return HOLDOUT_VARIANT if holdout else variant
 
 PhaseSpan = tuple[int, datetime, datetime | None]
 
@@ -333,13 +343,15 @@ def _refresh_chunk(
         cursor.execute(f"DELETE FROM {exposure_table} WHERE {where}", params)
         # Only exposures are read into Python: a few per context (one per phase at most).
         cursor.execute(
-            f"SELECT {qn('key')}, {qn('variant')}, {qn('timestamp')}, {qn('phase')} "
+            f"SELECT {qn('key')}, {qn('variant')}, {qn('timestamp')}, {qn('phase')}, "
+            f"{qn('holdout')} "
             f"FROM {events} WHERE {where} AND {qn('event')} = %s AND {qn('forced')} = %s "
             f"ORDER BY {qn('key')}, {qn('timestamp')}, {qn('id')}",
             [*params, ASSIGNMENT, False],
         )
         first: dict[str, _Exposure] = {}
-        for key, variant, timestamp, phase in cursor.fetchall():
+        for key, served, timestamp, phase, holdout in cursor.fetchall():
+            variant = _rolled_up_variant(served, holdout)
             if key in first:
                 continue
             at = _aware(timestamp)

@@ -51,9 +51,10 @@ def test_assignment_event_has_the_schema_and_no_raw_ids(make_experiment: Any) ->
         "timestamp",
         "phase",
         "forced",
+        "holdout",
     }
     # No phase yet: the test's transaction never commits, and phases are recorded on commit.
-    assert event["phase"] == 0 and event["forced"] is False
+    assert event["phase"] == 0 and event["forced"] is False and event["holdout"] is False
     assert uuid.UUID(event["id"]).version == 4
     assert event["event"] == "assignment"
     assert event["experiment"] == "cta"
