@@ -19,8 +19,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from django_experiments import services
-from django_experiments.engine import allocation
 from django_experiments.admin_namespaces import allocation_bar
+from django_experiments.engine import allocation
 from django_experiments.models import Experiment, Phase, Treatment
 from django_experiments.tracking import admin as _tracking_admin  # noqa: F401 - registers
 from django_experiments.validation import (

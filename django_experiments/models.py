@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import secrets
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 from django_experiments.namespace_validation import (
     MSG_NEEDS_NAMESPACE,
@@ -30,7 +33,7 @@ def new_salt() -> str:
     return secrets.token_hex(8)
 
 
-def percent_field(help_text: str, **kwargs: Any) -> models.DecimalField:
+def percent_field(help_text: StrOrPromise, **kwargs: Any) -> models.DecimalField:
     """A percentage with two decimals (0.01 % is one of a partition's 10,000 slots)."""
     return models.DecimalField(
         max_digits=5,

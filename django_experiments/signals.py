@@ -74,11 +74,7 @@ def connect() -> None:
         _experiment_deleted, sender=Experiment, dispatch_uid="glex_experiment_deleted"
     )
     post_save.connect(_namespace_changed, sender=Namespace, dispatch_uid="glex_namespace_saved")
-    post_delete.connect(
-        _namespace_changed, sender=Namespace, dispatch_uid="glex_namespace_deleted"
-    )
+    post_delete.connect(_namespace_changed, sender=Namespace, dispatch_uid="glex_namespace_deleted")
     post_save.connect(_holdout_changed, sender=GlobalHoldout, dispatch_uid="glex_holdout_saved")
-    post_delete.connect(
-        _holdout_changed, sender=GlobalHoldout, dispatch_uid="glex_holdout_deleted"
-    )
+    post_delete.connect(_holdout_changed, sender=GlobalHoldout, dispatch_uid="glex_holdout_deleted")
     post_save.connect(_definitions_changed, sender=Phase, dispatch_uid="glex_phase_saved")

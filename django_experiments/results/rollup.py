@@ -54,6 +54,7 @@ HOLDOUT_VARIANT = ":holdout"
 def _rolled_up_variant(variant: str, holdout: Any) -> str:
     return HOLDOUT_VARIANT if holdout else variant
 
+
 PhaseSpan = tuple[int, datetime, datetime | None]
 
 

@@ -345,7 +345,11 @@ def test_a_held_out_exposure_is_flagged_and_stored_with_its_flag(make_experiment
         exp.run()
         exp.track("signup")
     exposure, signup = scope.events
-    assert (exposure["variant"], exposure["holdout"], exposure["forced"]) == ("control", True, False)
+    assert (exposure["variant"], exposure["holdout"], exposure["forced"]) == (
+        "control",
+        True,
+        False,
+    )
     assert signup["holdout"] is True
     DatabaseSink().send(scope.events)
     assert list(TrackedEvent.objects.order_by("event").values_list("event", "holdout")) == [
