@@ -71,6 +71,7 @@ CONTENDERS: dict[str, Contender] = {
     "waffle": Contender("waffle", "/bench/waffle/"),
     "growthbook": Contender("growthbook", "/bench/growthbook/"),
     "floor": Contender("bare", "/bench/floor/"),
+    "floor_durable": Contender("bare", "/bench/floor_durable/"),
     PLAIN: Contender("bare", "/bench/plain/"),
 }
 
@@ -278,7 +279,11 @@ _NOTE = (
     "middleware, destroyed at its end, the visitor id from a Django signed cookie minted when "
     "absent, `run` on 5 experiments built once per process); the floor (request.user, the "
     "signed visitor cookie read or minted, 5 HMAC-SHA256 slot lookups, `Vary: Cookie`, by "
-    "hand); and the page without experiments (5 fixed variants); as a diagnosis, this "
+    "hand); the durable floor (the floor plus what this project does before the response: "
+    "a new visitor's 5 assignments in one raw redis-py pipeline of HSETNX, a returning "
+    "visitor's read in one pipeline of HGET, and the 5 exposures published as one Celery task "
+    "with `send_task`, by hand); and the page without experiments (5 fixed variants); as a "
+    "diagnosis, this "
     "project with STORE 'none' for requests sending `DNT: 1` (no events published). 5 "
     "experiments, 50/50 "
     "everywhere. New visitors send no cookie (every request a new visitor); returning visitors "

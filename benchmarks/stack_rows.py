@@ -16,7 +16,14 @@ VISITORS = ("new", "returning")
 #: This project's configurations (the contenders with budgets).
 OURS = {"redis": "Redis store", "none": "STORE 'none'"}
 #: The references each configuration is compared with.
-PEERS = {"waffle": "django-waffle", "growthbook": "GrowthBook", "floor": "hand-written floor"}
+PEERS = {
+    "waffle": "django-waffle",
+    "growthbook": "GrowthBook",
+    "floor": "hand-written floor",
+    # The floor plus the durable request-thread work this project does (a Redis pipeline for
+    # the assignments, one Celery publish for the exposures): info rows only.
+    "floor_durable": "hand-written durable floor",
+}
 PLAIN = "plain"
 PLAIN_LABEL = "page without experiments"
 #: Diagnosis: STORE "none" for requests sending ``DNT: 1``, so no event is published. The

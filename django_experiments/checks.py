@@ -25,7 +25,9 @@ NON_NEGATIVE = (
     "TRACKING_HTTP_TIMEOUT",
     "EVENT_MAX_PROPERTIES_BYTES",
     "EVENT_MAX_BODY_BYTES",
+    "TRACKING_REDIS_VISIBILITY",
 )
+HANDOFF_CHOICES = ("broker", "redis")
 MIDDLEWARE = "django_experiments.middleware.ExperimentMiddleware"
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 
@@ -168,6 +170,7 @@ def _check_values(user: dict[str, Any]) -> list[checks.CheckMessage]:
             errors.append(
                 _error("E011", f"DJANGO_EXPERIMENTS[{key!r}] must be a finite number, 0 or more.")
             )
+    errors += _check_handoff(user, caches)
     if user.get("FORCE_PARAM", "x") == "":
         errors.append(_error("E012", "DJANGO_EXPERIMENTS['FORCE_PARAM'] must not be empty."))
     if (
@@ -459,3 +462,37 @@ def register() -> None:
     checks.register(check_settings, "django_experiments")
     checks.register(check_middleware, "django_experiments")
     checks.register(check_redis_broker, "django_experiments")
+
+
+def _check_handoff(user: dict[str, Any], caches: dict[str, Any]) -> list[checks.CheckMessage]:
+    """TRACKING_HANDOFF is a known hand-off; "redis" needs a django-redis cache alias."""
+    handoff = user.get("TRACKING_HANDOFF", DEFAULTS["TRACKING_HANDOFF"])
+    if not isinstance(handoff, str):
+        return []  # E003 reports a wrong type
+    if handoff not in HANDOFF_CHOICES:
+        return [
+            _error(
+                "E031",
+                f"DJANGO_EXPERIMENTS['TRACKING_HANDOFF'] {handoff!r} must be one of "
+                f"{HANDOFF_CHOICES}.",
+            )
+        ]
+    if handoff != "redis":
+        return []
+    alias = user.get("TRACKING_REDIS_ALIAS") or user.get("STORE_ALIAS", DEFAULTS["STORE_ALIAS"])
+    if not isinstance(alias, str):
+        return []
+    backend = (
+        caches.get(alias, {}).get("BACKEND", "") if isinstance(caches.get(alias), dict) else ""
+    )
+    if not backend.startswith("django_redis."):
+        return [
+            _error(
+                "E032",
+                f"TRACKING_HANDOFF 'redis' needs a django-redis cache, but CACHES[{alias!r}] "
+                f"is {backend or 'missing'!r}.",
+                "Point TRACKING_REDIS_ALIAS (or STORE_ALIAS) at a "
+                "'django_redis.cache.RedisCache' alias, or use the 'broker' hand-off.",
+            )
+        ]
+    return []

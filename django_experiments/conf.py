@@ -61,6 +61,16 @@ DEFAULTS: dict[str, Any] = {
     "TRACKING_ENQUEUE_RETRIES": 1,
     # Celery queue for delivery tasks (None: the app's default queue).
     "TRACKING_QUEUE": None,
+    # Where a request hands its events over: "broker" (one Celery publish per request) or
+    # "redis" (a Redis list, in the same pipeline as the new visitor's assignments; the
+    # drain_outbox task moves the list to the broker). docs/tracking.md, "Hand-off".
+    "TRACKING_HANDOFF": "broker",
+    # django-redis cache alias of the "redis" hand-off's list (None: STORE_ALIAS).
+    "TRACKING_REDIS_ALIAS": None,
+    "TRACKING_REDIS_KEY": "glex:events",
+    # Seconds after which a drain that took events from the list and never confirmed them
+    # (it crashed) is presumed dead: the next drain puts them back.
+    "TRACKING_REDIS_VISIBILITY": 300.0,
     "TRACKING_CLIENT_THROTTLE_RATE": "120/min",
     "TRACKING_CLIENT_MAX_EVENTS": 20,
     "EVENT_MAX_PROPERTIES_BYTES": 4096,
@@ -115,6 +125,10 @@ TYPES: dict[str, tuple[type, ...]] = {
     "TRACKING_RETRY_BACKOFF_MAX": (int, float),
     "TRACKING_ENQUEUE_RETRIES": (int,),
     "TRACKING_QUEUE": (str,),
+    "TRACKING_HANDOFF": (str,),
+    "TRACKING_REDIS_ALIAS": (str,),
+    "TRACKING_REDIS_KEY": (str,),
+    "TRACKING_REDIS_VISIBILITY": (int, float),
     "TRACKING_CLIENT_THROTTLE_RATE": (str,),
     "TRACKING_CLIENT_MAX_EVENTS": (int,),
     "EVENT_MAX_PROPERTIES_BYTES": (int,),
@@ -172,6 +186,10 @@ KINDS: dict[str, str] = {
     "TRACKING_RETRY_BACKOFF_MAX": "float",
     "TRACKING_ENQUEUE_RETRIES": "int",
     "TRACKING_QUEUE": "opt_str",
+    "TRACKING_HANDOFF": "str",
+    "TRACKING_REDIS_ALIAS": "opt_str",
+    "TRACKING_REDIS_KEY": "str",
+    "TRACKING_REDIS_VISIBILITY": "float",
     "TRACKING_CLIENT_THROTTLE_RATE": "opt_str",
     "TRACKING_CLIENT_MAX_EVENTS": "int",
     "EVENT_MAX_PROPERTIES_BYTES": "int",
@@ -281,6 +299,10 @@ class Settings:
     TRACKING_RETRY_BACKOFF_MAX: float
     TRACKING_ENQUEUE_RETRIES: int
     TRACKING_QUEUE: str | None
+    TRACKING_HANDOFF: str
+    TRACKING_REDIS_ALIAS: str | None
+    TRACKING_REDIS_KEY: str
+    TRACKING_REDIS_VISIBILITY: float
     TRACKING_CLIENT_THROTTLE_RATE: str | None
     TRACKING_CLIENT_MAX_EVENTS: int
     EVENT_MAX_PROPERTIES_BYTES: int

@@ -30,7 +30,8 @@ from django_experiments.engine.context import RESERVED, is_anonymous_actor
 from django_experiments.engine.experiment import Experiment
 from django_experiments.engine.registry import experiment, prefetch, resolved_in
 from django_experiments.engine.scope import Scope, activate
-from django_experiments.tracking.producer import flush_scope
+from django_experiments.tracking import redis_handoff
+from django_experiments.tracking.producer import carry, flush_scope, hand_over
 
 logger = logging.getLogger("django_experiments")
 
@@ -185,11 +186,22 @@ def close(scope: Scope) -> None:
     once.
     """
     scope.deferring = False
+    carried = None
     try:
-        assignments.write_pending(scope)
+        # With the "redis" hand-off, the events ride in the assignments' pipeline.
+        carried = carry(scope)
+    except Exception:
+        logger.exception("Preparing the events' hand-off failed; they are handed over alone")
+    sent = False
+    try:
+        sent = assignments.write_pending(
+            scope, (redis_handoff.alias(), carried[0]) if carried is not None else None
+        )
     except Exception:
         logger.exception("Writing new assignments failed; the response is unaffected")
     try:
+        if carried is not None and not sent:
+            hand_over(carried[1])
         flush_scope(scope)
     except Exception:
         logger.exception("Flushing experiment events failed; the response is unaffected")

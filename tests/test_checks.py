@@ -181,6 +181,26 @@ def test_e012_empty_force_param(settings: Any) -> None:
     assert _ids(settings, {"FORCE_PARAM": ""}) == ["django_experiments.E012"]
 
 
+def test_e031_unknown_handoff(settings: Any) -> None:
+    assert _ids(settings, {"TRACKING_HANDOFF": "kafka"}) == ["django_experiments.E031"]
+    assert _ids(settings, {"TRACKING_HANDOFF": "broker"}) == []
+
+
+def test_e032_redis_handoff_needs_a_django_redis_alias(settings: Any) -> None:
+    # The default STORE_ALIAS ("default") is a locmem cache in the test settings.
+    assert _ids(settings, {"TRACKING_HANDOFF": "redis"}) == ["django_experiments.E032"]
+    missing = {"TRACKING_HANDOFF": "redis", "TRACKING_REDIS_ALIAS": "nope"}
+    assert _ids(settings, missing) == ["django_experiments.E032"]
+    good = {"TRACKING_HANDOFF": "redis", "TRACKING_REDIS_ALIAS": "redis"}
+    assert _ids(settings, good) == []
+    on_store = {"TRACKING_HANDOFF": "redis", "STORE": "redis", "STORE_ALIAS": "redis"}
+    assert _ids(settings, on_store) == []
+
+
+def test_e011_visibility_timeout_must_not_be_negative(settings: Any) -> None:
+    assert _ids(settings, {"TRACKING_REDIS_VISIBILITY": -1}) == ["django_experiments.E011"]
+
+
 def test_w002_forced_assignment_open_without_debug(settings: Any) -> None:
     settings.DEBUG = False
     settings.DJANGO_EXPERIMENTS = {"ALLOW_FORCED_ASSIGNMENT": True}

@@ -8,13 +8,17 @@ same page plus three small ORM queries on the demo table (benchmarks/stack/model
 - ``with_experiments``: this project (``request.experiment(name).assigned.name``);
 - ``waffle``: django-waffle's ``flag_is_active`` on five percent flags;
 - ``growthbook``: ``GrowthBook.run`` on the request's instance (growthbook_middleware.py);
-- ``floor``: the same work hand-written, the lower bound for any library.
+- ``floor``: the same work hand-written, the lower bound for any library;
+- ``floor_durable``: the floor plus the durable work this project does on the request thread
+  (assignments stored in Redis, exposures published to the broker), hand-written with raw
+  redis-py and Celery's ``send_task``: the lower bound for a library that stores and records.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 import uuid
 from typing import Any
 
@@ -117,6 +121,85 @@ def floor(request: HttpRequest, realistic: bool = False) -> HttpResponse:
         digest = hmac.new(_KEY, f"{name}:{visitor}".encode(), hashlib.sha256).digest()
         slot = int.from_bytes(digest[:8], "big") % 10_000
         variants.append((name, "control" if slot < 5_000 else "candidate"))
+    response = _respond(request, variants, realistic)
+    if minted:
+        response.set_signed_cookie(
+            FLOOR_COOKIE,
+            visitor,
+            salt=_FLOOR_SALT,
+            max_age=_FLOOR_MAX_AGE,
+            secure=False,
+            httponly=True,
+            samesite="Lax",
+        )
+    patch_vary_headers(response, ("Cookie",))
+    return response
+
+
+_DURABLE_PREFIX = "glexstack-floor"  # bench_stack clears *glexstack* between runs
+
+
+def floor_durable(request: HttpRequest, realistic: bool = False) -> HttpResponse:
+    """The floor, plus what a sticky, recording library must do before the response returns.
+
+    A new visitor: one pipelined round trip of five ``HSETNX`` (its assignments). A returning
+    visitor: one pipelined round trip of five ``HGET`` (a missing one is written as for a new
+    visitor). Every visitor: the five exposures published as one Celery task on the request
+    thread (no thread, nothing left in memory), as this project's producer does.
+    """
+    from celery import current_app
+    from django.conf import settings
+    from django_redis import get_redis_connection
+
+    request.user.is_authenticated  # noqa: B018
+    visitor = request.get_signed_cookie(
+        FLOOR_COOKIE, default=None, salt=_FLOOR_SALT, max_age=_FLOOR_MAX_AGE
+    )
+    minted = visitor is None
+    if visitor is None:
+        visitor = uuid.uuid4().hex
+    computed = []
+    for name in EXPERIMENTS:
+        digest = hmac.new(_KEY, f"{name}:{visitor}".encode(), hashlib.sha256).digest()
+        slot = int.from_bytes(digest[:8], "big") % 10_000
+        computed.append((name, "control" if slot < 5_000 else "candidate"))
+    redis = get_redis_connection("store")
+    stored: list[Any] = [None] * len(computed)
+    if not minted:
+        pipe = redis.pipeline(transaction=False)
+        for name, _ in computed:
+            pipe.hget(f"{_DURABLE_PREFIX}:{{{name}}}", visitor)
+        stored = pipe.execute()
+    variants = [
+        (name, value.decode() if value is not None else variant)
+        for (name, variant), value in zip(computed, stored, strict=True)
+    ]
+    if any(value is None for value in stored):
+        pipe = redis.pipeline(transaction=False)
+        for (name, variant), value in zip(computed, stored, strict=True):
+            if value is None:
+                pipe.hsetnx(f"{_DURABLE_PREFIX}:{{{name}}}", visitor, variant)
+        pipe.execute()
+    now = time.time()
+    events = [
+        {
+            "id": uuid.uuid4().hex,
+            "event": "assignment",
+            "experiment": name,
+            "variant": variant,
+            "context": visitor,
+            "timestamp": now,
+        }
+        for name, variant in variants
+    ]
+    current_app.send_task(
+        "django_experiments.tracking.deliver",
+        kwargs={"events": events},
+        # As this project's producer does: Celery otherwise builds a repr of every event.
+        argsrepr="()",
+        kwargsrepr="{events: <5 events>}",
+        queue=settings.DJANGO_EXPERIMENTS.get("TRACKING_QUEUE"),
+    )
     response = _respond(request, variants, realistic)
     if minted:
         response.set_signed_cookie(

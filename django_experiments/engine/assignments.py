@@ -16,11 +16,12 @@ Three cheap, synchronous rules keep round trips down without any background work
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from django_experiments.engine.context import Context
 from django_experiments.engine.scope import Scope, anonymous_identity
-from django_experiments.engine.stores import NullStore, Store, report_failure
+from django_experiments.engine.stores import NullStore, RedisHashStore, Store, report_failure
 
 
 def fresh_scope(context: Context) -> Scope | None:
@@ -79,23 +80,37 @@ def overwrite(store: Store, name: str, context: Context, variant: str) -> None:
     store.set(name, context.key, variant)
 
 
-def write_pending(scope: Scope) -> None:
+def write_pending(scope: Scope, carry: tuple[str, Sequence[Any]] | None = None) -> bool:
     """Write the new visitor's assignments: one ``put_many`` (a pipeline) per store.
 
     Called when the scope closes, before its response leaves, and by the login migration
     (which must find them stored). A failure is logged, never raised: the visitor's next
     request derives (and stores) the same deterministic variants, and other rollouts draw
     again.
+
+    ``carry`` is ``(cache alias, raw Redis command)``: one more command for the same
+    pipeline when a Redis store on that alias is written (the shell's events ride along, so
+    both cost one round trip). Returns True when it was sent with the writes.
     """
     pending, scope.pending = scope.pending, []
     if not pending:
-        return
+        return False
     by_store: dict[Store, list[tuple[str, str, str]]] = {}
     for store, name, key, variant in pending:
         by_store.setdefault(store, []).append((name, key, variant))
+    carried = False
     for store, entries in by_store.items():
         try:
-            store.put_many(entries)
+            if (
+                carry is not None
+                and not carried
+                and isinstance(store, RedisHashStore)
+                and store.alias == carry[0]
+            ):
+                store.put_many(entries, (carry[1],))
+                carried = True
+            else:
+                store.put_many(entries)
         except Exception:
             report_failure(
                 "Writing %d new assignment(s) to the %s store failed; the visitor's next "
@@ -103,6 +118,7 @@ def write_pending(scope: Scope) -> None:
                 len(entries),
                 store.name,
             )
+    return carried
 
 
 def prefetch(store: Store, scope: Scope, fields: Iterable[tuple[str, Context]]) -> int:

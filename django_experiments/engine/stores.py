@@ -228,14 +228,22 @@ class RedisHashStore(Store):
             pipe.hget(self.hash_key(experiment, key), key)
         return [_text(raw) for raw in pipe.execute()]
 
-    def put_many(self, entries: Iterable[tuple[str, str, str]]) -> None:
-        """One pipelined round trip: HSETNX, or one script per hash for several fields."""
+    def put_many(
+        self, entries: Iterable[tuple[str, str, str]], extra: Sequence[Sequence[Any]] = ()
+    ) -> None:
+        """One pipelined round trip: HSETNX, or one script per hash for several fields.
+
+        ``extra``: raw commands sent in the same pipeline (the shell's event hand-off); any
+        failure raises, so the caller knows they were not sent.
+        """
         grouped: dict[str, list[str]] = {}
         for experiment, key, variant in entries:
             grouped.setdefault(self.hash_key(experiment, key), []).extend((key, variant))
-        if not grouped:
+        if not grouped and not extra:
             return
         pipe = self.client.pipeline(transaction=False)
+        for command in extra:
+            pipe.execute_command(*command)
         for hash_key, pairs in grouped.items():
             if len(pairs) == 2:
                 pipe.hsetnx(hash_key, *pairs)

@@ -11,9 +11,12 @@ the traffic.
 
 Attribution (docs/results.md):
 
-- a context belongs to the phase of its FIRST non-forced exposure (the event's ``phase``, or
-  for events without one the phase whose ``[started_at, ended_at)`` holds its timestamp), with
-  that exposure's variant;
+- a context belongs to the phase of its FIRST exposure (the event's ``phase``, or for events
+  without one the phase whose ``[started_at, ended_at)`` holds its timestamp), with that
+  exposure's variant;
+- a context with ANY forced exposure to the experiment (``glex_force`` or an explicit variant)
+  is left out of it altogether: the forced variant is stored, so the context's later,
+  unflagged exposures show a variant chosen by hand, not by the randomisation;
 - its events of another name count only at or after that exposure and before the end of the
   conversion window (``CONVERSION_WINDOWS``), and not when flagged ``forced``;
 - a context whose first exposure was flagged ``holdout`` is rolled up under the variant
@@ -122,9 +125,10 @@ def lock(experiments: Iterable[str], using: str) -> None:
 def ingest(stored: Sequence[Mapping[str, Any]], using: str | None = None) -> None:
     """Update the rollups with events DatabaseSink has just stored (each exactly once).
 
-    Per context: a new non-forced exposure that is its first (or earlier than the known
-    first) recomputes the context from all its stored events (:func:`refresh`: conversions
-    that arrived before the exposure are picked up then). Otherwise the new conversions of an
+    Per context: a new exposure that is its first (or earlier than the known first), or any
+    forced exposure (the context then leaves the analysis), recomputes the context from all
+    its stored events (:func:`refresh`: conversions that arrived before the exposure are
+    picked up then). Otherwise the new conversions of an
     exposed context inside its window are added to its rows, at a cost that depends on the
     batch only, never on how many events the context already has. Conversions of contexts not
     exposed yet wait for their exposure. Must run in the sink's transaction, under
@@ -133,7 +137,9 @@ def ingest(stored: Sequence[Mapping[str, Any]], using: str | None = None) -> Non
     alias = using or router.db_for_write(TrackedEvent)
     by_experiment: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for row in stored:
-        if not row["forced"]:
+        # A forced exposure takes the context out of the analysis (the refresh drops its
+        # rows); other forced events are simply not counted.
+        if not row["forced"] or row["event"] == ASSIGNMENT:
             by_experiment[row["experiment"]].append(row)
     for stored_name, rows in by_experiment.items():
         keys = sorted({row["key"] for row in rows})
@@ -162,7 +168,11 @@ def _ingest_chunk(stored_name: str, rows: list[Mapping[str, Any]], alias: str) -
         row["key"]
         for row in rows
         if row["event"] == ASSIGNMENT
-        and (row["key"] not in current or _aware(row["timestamp"]) < current[row["key"]][2])
+        and (
+            row["forced"]
+            or row["key"] not in current
+            or _aware(row["timestamp"]) < current[row["key"]][2]
+        )
     }
     if recompute:
         refresh(stored_name, recompute, using=alias)
@@ -345,16 +355,19 @@ def _refresh_chunk(
         # Only exposures are read into Python: a few per context (one per phase at most).
         cursor.execute(
             f"SELECT {qn('key')}, {qn('variant')}, {qn('timestamp')}, {qn('phase')}, "
-            f"{qn('holdout')} "
-            f"FROM {events} WHERE {where} AND {qn('event')} = %s AND {qn('forced')} = %s "
+            f"{qn('forced')}, {qn('holdout')} FROM {events} "
+            f"WHERE {where} AND {qn('event')} = %s "
             f"ORDER BY {qn('key')}, {qn('timestamp')}, {qn('id')}",
-            [*params, ASSIGNMENT, False],
+            [*params, ASSIGNMENT],
         )
         first: dict[str, _Exposure] = {}
-        for key, served, timestamp, phase, holdout in cursor.fetchall():
-            variant = _rolled_up_variant(served, holdout)
-            if key in first:
+        hand_picked: set[str] = set()
+        for key, served, timestamp, phase, forced, holdout in cursor.fetchall():
+            if forced:
+                hand_picked.add(key)
+            if key in first or key in hand_picked:
                 continue
+            variant = _rolled_up_variant(served, holdout)
             at = _aware(timestamp)
             if phase is None:
                 if spans is None:
@@ -362,6 +375,8 @@ def _refresh_chunk(
                 phase = phase_at(spans, at)
             until = None if window is None else at + window
             first[key] = _Exposure(phase, variant, at, adapt(at), adapt(until or UNBOUNDED))
+        for key in hand_picked:
+            first.pop(key, None)
         if first:
             row = "(%s, %s, %s, %s, %s, %s)"
             cursor.execute(

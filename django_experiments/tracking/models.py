@@ -113,7 +113,8 @@ class DeadLetter(models.Model):
 
 
 class ContextExposure(models.Model):
-    """Rollup: a context's first non-forced exposure to an experiment, one row per context.
+    """Rollup: a context's first exposure to an experiment, one row per context (none for a
+    context with any forced exposure: docs/results.md, "Attribution").
 
     Kept by DatabaseSink as batches land (recomputed from TrackedEvent for the contexts a
     batch touches, so redelivery and out-of-order arrival give the same row). The daily

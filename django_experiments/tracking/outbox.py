@@ -20,6 +20,8 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
+from django_experiments.conf import settings
+from django_experiments.tracking import redis_handoff
 from django_experiments.tracking.delivery import deliver_batch
 from django_experiments.tracking.models import OutboxBatch
 from django_experiments.tracking.producer import publish
@@ -87,6 +89,56 @@ def drain(limit: int = 1000, *, inline: bool = False) -> DrainResult:
     result.remaining = due().count()
     if result.drained:
         logger.info("Outbox drained %d batches (%d due left)", result.drained, result.remaining)
+    return result
+
+
+@dataclass
+class RedisDrainResult:
+    #: Hand-overs (list elements) published to the broker (``inline``: the sinks) and removed.
+    drained: int = 0
+    #: Events in them.
+    events: int = 0
+    #: Claims of dead drains put back on the list first.
+    recovered: int = 0
+    #: True when the broker refused and the drain stopped (the elements are back on the list).
+    broker_down: bool = False
+
+
+def drain_redis(limit: int = 10_000, *, inline: bool = False) -> RedisDrainResult:
+    """Move up to ``limit`` hand-overs of the "redis" hand-off's list to the broker.
+
+    Their events go out in batches of ``TRACKING_BATCH_SIZE``: many requests' hand-overs in
+    one ``deliver`` task. A claim is deleted only after every batch of it was published; if
+    the broker refuses, the whole claim goes back on the list (a batch already published is
+    published again: event ids make that harmless) and the drain stops.
+    """
+    result = RedisDrainResult()
+    redis = redis_handoff.client()
+    result.recovered = redis_handoff.recover(redis)
+    size = max(1, int(settings.TRACKING_BATCH_SIZE))
+    while result.drained < limit:
+        token, events, count = redis_handoff.claim(
+            redis, min(redis_handoff.PAGE, limit - result.drained)
+        )
+        if not count:
+            break
+        try:
+            for start in range(0, len(events), size):
+                chunk = events[start : start + size]
+                if inline:
+                    deliver_batch(chunk, None, 1, None)
+                else:
+                    publish(chunk)
+        except Exception as exc:
+            redis_handoff.release(redis, token)
+            logger.warning("Redis hand-off drain stopped: broker unavailable (%s)", exc)
+            result.broker_down = True
+            break
+        redis_handoff.ack(redis, token)
+        result.drained += count
+        result.events += len(events)
+    if result.drained:
+        logger.info("Redis hand-off drained %d events", result.events)
     return result
 
 

@@ -30,6 +30,7 @@ from django_experiments.conf import settings
 from django_experiments.engine.experiment import EXPOSURE, Experiment
 from django_experiments.engine.scope import Scope
 from django_experiments.tracking import events as events_mod
+from django_experiments.tracking import redis_handoff
 from django_experiments.tracking.outbox_write import store as store_in_outbox
 
 logger = logging.getLogger("django_experiments.tracking")
@@ -138,10 +139,46 @@ def _after_commit(callback: Callable[[], None]) -> None:
 
 
 def handoff(batch: Sequence[Event]) -> None:
-    """Publish ``batch`` (minus exposures already sent in the dedupe window) on this thread."""
+    """Hand ``batch`` (minus exposures already sent in the dedupe window) over on this thread:
+    to the Redis list with the "redis" hand-off, else (or when Redis refuses) to the broker,
+    else to the outbox."""
     batch = events_mod.first_in_window(batch)
     if batch:
-        enqueue(batch)
+        hand_over(batch)
+
+
+def hand_over(batch: Sequence[Event]) -> None:
+    """:func:`handoff` without the dedupe (``batch`` went through it already)."""
+    if redis_handoff.enabled():
+        try:
+            redis_handoff.push(batch)
+            return
+        except Exception as exc:
+            logger.warning("Redis hand-off refused %d events (%s); publishing", len(batch), exc)
+    enqueue(batch)
+
+
+def carry(scope: Scope) -> tuple[tuple[Any, ...], list[Event]] | None:
+    """The ``RPUSH`` for the scope's events, to ride in the pipeline that writes its new
+    assignments (one round trip for both), and the batch it carries; None when the events
+    must be handed over on their own (another hand-off, a transaction to wait for, captures,
+    nothing buffered). The events leave the scope: the caller hands ``batch`` over itself
+    if the pipeline fails.
+    """
+    if not scope.events or not scope.pending or captures or not redis_handoff.enabled():
+        return None
+    if len(scope.events) > max(1, int(settings.TRACKING_BATCH_SIZE)):
+        return None
+    try:
+        if transaction.get_connection().in_atomic_block:
+            return None
+    except Exception:
+        logger.debug("No database connection to check for a transaction", exc_info=True)
+    batch = events_mod.first_in_window(scope.events)
+    scope.events = []
+    if not batch:
+        return None
+    return redis_handoff.command(batch), batch
 
 
 def enqueue(

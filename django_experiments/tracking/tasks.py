@@ -1,7 +1,8 @@
 """Celery tasks of the tracking pipeline (``shared_task``: the host project owns the app).
 
-``deliver`` sends one batch to the sinks; ``drain_outbox`` re-publishes outbox batches (run
-it from Celery beat, see docs/tracking.md). Events tracked inside a task are handed over when
+``deliver`` sends one batch to the sinks; ``drain_outbox`` re-publishes outbox batches and
+moves the "redis" hand-off's list to the broker (run it from Celery beat, see
+docs/tracking.md). Events tracked inside a task are handed over when
 they are tracked (after the task's transaction commits), so nothing waits for the task's end.
 """
 
@@ -11,8 +12,9 @@ from typing import Any
 
 from celery import shared_task
 
+from django_experiments.conf import settings
 from django_experiments.tracking.delivery import deliver_batch
-from django_experiments.tracking.outbox import drain
+from django_experiments.tracking.outbox import drain, drain_redis
 
 
 @shared_task(
@@ -39,5 +41,8 @@ def deliver(
 
 @shared_task(name="django_experiments.tracking.drain_outbox", ignore_result=True)
 def drain_outbox(limit: int = 1000) -> int:
-    """Re-publish due outbox batches; returns how many left the outbox."""
+    """Re-publish due outbox batches and, with the "redis" hand-off, move its list to the
+    broker; returns how many batches left the outbox."""
+    if settings.TRACKING_HANDOFF == "redis":
+        drain_redis()
     return drain(limit).drained

@@ -21,6 +21,7 @@ PASSING = {
     PLAIN: 1000,
     NO_EVENTS: 800,
     "floor": 600,
+    "floor_durable": 400,
     "waffle": 500,
     "growthbook": 700,
     "redis": 720,
@@ -30,7 +31,7 @@ PASSING = {
 
 def test_targets_cover_every_contender_page_and_visitor_once() -> None:
     targets = stack_rows.targets()
-    assert len(targets) == len(set(targets)) == 2 * (2 + 2 * 5)
+    assert len(targets) == len(set(targets)) == 2 * (2 + 2 * 6)
     assert (PLAIN, "realistic", "new") in targets
     assert (NO_EVENTS, "trivial", "new") in targets
     assert (PLAIN, "trivial", "returning") not in targets  # no visitor state to return with
@@ -49,8 +50,11 @@ def test_all_budgets_pass_when_the_ratios_meet_them() -> None:
 def test_every_ratio_is_reported_for_both_configurations() -> None:
     rows = stack_rows.rows(_results(PASSING))
     pairs = [r for r in rows if r.operation.startswith("full stack")]
-    # 2 pages × 2 configurations × 2 visitor kinds × (waffle, GrowthBook, floor, plain).
-    assert len(pairs) == 32
+    # 2 pages × 2 configurations × 2 visitor kinds × (waffle, GrowthBook, floor, durable
+    # floor, plain).
+    assert len(pairs) == 40
+    durable = [r for r in pairs if "vs hand-written durable floor" in r.operation]
+    assert len(durable) == 8 and all(r.passed is None for r in durable)
     redis_vs_waffle = next(
         r
         for r in pairs

@@ -26,6 +26,7 @@ pytestmark = [pytest.mark.chaos, pytest.mark.broker]
 VISITORS = 5
 BEFORE = 20
 DURING = 40
+AFTER = 10
 EVENTS_PER_REQUEST = 3
 #: A refused connection fails fast; a request must never wait on a dead broker.
 MAX_REQUEST_SECONDS = 2.0
@@ -80,6 +81,13 @@ def test_refused_broker_parks_events_in_the_outbox_until_a_drain(
     assert OutboxBatch.objects.count() == outbox_rows, "a failed drain must keep every row"
 
     server.start()
+    # Back up: the pooled connections are stale. The first publish attempt fails on them; the
+    # retry reconnects, so these events reach the broker, not the outbox.
+    sent_before_recovery = set(tally.sent)
+    for i in range(AFTER):
+        tally.request(clients[i % VISITORS], "chaos-broker", events=EVENTS_PER_REQUEST)
+    after_recovery = tally.sent - sent_before_recovery
+    outbox_rows_after_recovery = OutboxBatch.objects.count()
     call_command("drain_outbox")
     collector.wait_for(lambda c: tally.sent <= set(c.seqs), timeout=60)
     rows = delivered_rows("chaos-broker")
@@ -96,6 +104,8 @@ def test_refused_broker_parks_events_in_the_outbox_until_a_drain(
     assert tally.server_errors == 0
     assert len(during_outage) == DURING * EVENTS_PER_REQUEST
     assert outbox_rows >= 1
+    assert len(after_recovery) == AFTER * EVENTS_PER_REQUEST
+    assert outbox_rows_after_recovery == outbox_rows, "after the restart, events go to the broker"
     assert parked == during_outage, "every event tracked while refused is in the outbox"
     assert slowest_during_outage < MAX_REQUEST_SECONDS
     assert OutboxBatch.objects.count() == 0

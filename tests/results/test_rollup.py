@@ -113,17 +113,43 @@ def test_forced_exposures_and_conversions_are_stored_but_not_analysed(
         [
             event("assignment", "qa", "candidate", at=minutes(1), forced=True),
             event("clicked", "qa", "candidate", at=minutes(2), forced=True),
+            # Forced, then seen again unflagged: the stored variant was hand-picked, so the
+            # context stays out of the analysis.
             event("assignment", "u", "candidate", at=minutes(1), forced=True),
-            event("assignment", "u", "control", at=minutes(3), forced=False),
-            event("clicked", "u", "candidate", at=minutes(4), forced=True),
-            event("clicked", "u", "control", at=minutes(5)),
+            event("assignment", "u", "candidate", at=minutes(3), forced=False),
+            event("clicked", "u", "candidate", at=minutes(5)),
+            event("assignment", "v", "control", at=minutes(3)),
+            event("clicked", "v", "control", at=minutes(5)),
         ]
     )
-    assert TrackedEvent.objects.filter(forced=True).count() == 4
+    assert TrackedEvent.objects.filter(forced=True).count() == 3
     result = aggregate("cta", 1)
     assert result.exposed == {"control": 1}
     assert result.metrics == {"clicked": {"control": Totals(1, 0.0, 0.0, 0)}}
-    assert ContextExposure.objects.get().exposed_at == minutes(3)
+    assert ContextExposure.objects.get().key == "v"
+
+
+def test_a_context_forced_after_its_exposure_leaves_the_analysis(
+    phases: Experiment, store: Store, minutes: Callable[[float], datetime]
+) -> None:
+    """Exposed by the randomisation, converted, then forced (a QA session on a real visitor's
+    cookie): its rows and their share of the daily sums are taken back out."""
+    store(
+        [
+            event("assignment", "w", "control", at=minutes(1)),
+            event("clicked", "w", "control", at=minutes(2)),
+            event("assignment", "z", "candidate", at=minutes(1)),
+        ]
+    )
+    assert aggregate("cta", 1).exposed == {"control": 1, "candidate": 1}
+    store([event("assignment", "w", "candidate", at=minutes(3), forced=True)])
+    result = aggregate("cta", 1)
+    assert result.exposed == {"candidate": 1}
+    assert result.metrics == {}
+    assert not ContextConversion.objects.filter(key="w").exists()
+    incremental = _daily()
+    rollup.rebuild("cta")
+    assert _daily() == incremental
 
 
 def test_conversion_window_per_experiment(

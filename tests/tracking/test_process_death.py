@@ -24,6 +24,8 @@ from typing import Any
 import pytest
 from kombu import Connection
 
+from tests.conftest import require_service
+
 ROOT = Path(__file__).resolve().parents[2]
 VISITORS = 8
 
@@ -134,9 +136,28 @@ def test_a_prefork_child_that_exits_after_tracking_loses_nothing(queues: dict[st
     assert "tests.tracking.track_then_exit" in log and "succeeded" in log, log
 
 
+def handed_to_redis(key: str) -> list[Any]:
+    """The events of the "redis" hand-off's list (and remove it)."""
+    import json
+
+    import redis
+
+    client = redis.Redis.from_url(os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"))
+    list_key = "{" + key + "}"
+    try:
+        return [e for raw in client.lrange(list_key, 0, -1) for e in json.loads(raw)]
+    finally:
+        client.delete(list_key)
+        client.close()
+
+
+@pytest.mark.parametrize("handoff", ["broker", "redis"])
 def test_a_gunicorn_worker_killed_after_its_responses_loses_nothing(
-    queues: dict[str, str],
+    queues: dict[str, str], handoff: str
 ) -> None:
+    if handoff == "redis":
+        require_service("Redis", "127.0.0.1", 6379)
+    queues = {**queues, "GLEX_HANDOFF": handoff, "GLEX_REDIS_KEY": queues["GLEX_DELIVER_QUEUE"]}
     port = free_port()
     server = subprocess.Popen(
         [
@@ -175,12 +196,15 @@ def test_a_gunicorn_worker_killed_after_its_responses_loses_nothing(
         ).stdout.split()
         assert len(children) == 1
         os.kill(int(children[0]), signal.SIGKILL)
-        events = published_events(
-            queues["GLEX_BROKER"], queues["GLEX_DELIVER_QUEUE"], expected=2 * (VISITORS + 1)
-        )
+        if handoff == "redis":
+            events = handed_to_redis(queues["GLEX_REDIS_KEY"])
+        else:
+            events = published_events(
+                queues["GLEX_BROKER"], queues["GLEX_DELIVER_QUEUE"], expected=2 * (VISITORS + 1)
+            )
     finally:
         stop(server)
-    print(f"gunicorn worker SIGKILLed: {len(events)} events published for {VISITORS + 1} pages")
+    print(f"gunicorn worker SIGKILLed ({handoff}): {len(events)} events for {VISITORS + 1} pages")
     assert sorted(e["event"] for e in events) == (
         ["assignment"] * (VISITORS + 1) + ["clicked"] * (VISITORS + 1)
     )

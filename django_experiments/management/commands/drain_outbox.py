@@ -10,7 +10,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 class Command(BaseCommand):
     help = (
         "Hand due tracking outbox batches back to Celery (or, with --inline, straight to the "
-        "sinks). Exits non-zero when the broker is still unavailable."
+        "sinks), and with the 'redis' hand-off its Redis list too. Exits non-zero when the "
+        "broker is still unavailable."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -27,16 +28,25 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        from django_experiments.conf import settings
         from django_experiments.tracking import flush
-        from django_experiments.tracking.outbox import drain
+        from django_experiments.tracking.outbox import drain, drain_redis
 
         if options["limit"] < 1:
             raise CommandError("--limit must be at least 1")
         if options["flush"]:
             flush()
+        broker_down = False
+        if settings.TRACKING_HANDOFF == "redis":
+            moved = drain_redis(inline=options["inline"])
+            broker_down = moved.broker_down
+            self.stdout.write(
+                f"moved {moved.events} event(s) of {moved.drained} hand-over(s) from Redis"
+                + (f" ({moved.recovered} recovered from a dead drain)" if moved.recovered else "")
+            )
         result = drain(options["limit"], inline=options["inline"])
         self.stdout.write(
             f"drained {result.drained} batch(es); {result.remaining} due batch(es) left"
         )
-        if result.broker_down:
+        if result.broker_down or broker_down:
             raise CommandError("the broker is unavailable; batches stay in the outbox")

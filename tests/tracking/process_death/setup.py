@@ -21,6 +21,10 @@ settings.DJANGO_EXPERIMENTS = {
     "TRACKING_QUEUE": os.environ["GLEX_DELIVER_QUEUE"],
     "TRACKING_DEDUPE_SECONDS": 0,
     "STORE": "none",
+    # GLEX_HANDOFF=redis: the events go to a Redis list (tests.settings' "redis" alias).
+    "TRACKING_HANDOFF": os.environ.get("GLEX_HANDOFF", "broker"),
+    "TRACKING_REDIS_ALIAS": "redis",
+    "TRACKING_REDIS_KEY": os.environ.get("GLEX_REDIS_KEY", "glex:events"),
 }
 
 app = Celery("process_death")
