@@ -51,6 +51,16 @@ WARM_UP_SECONDS = 1  # wrk takes whole seconds
 SERVERS: dict[str, dict[str, str]] = {
     "redis": {"BENCH_STACK_CONTENDER": "glex", "BENCH_STACK_STORE": "redis"},
     "none": {"BENCH_STACK_CONTENDER": "glex", "BENCH_STACK_STORE": "none"},
+    "redis_handoff": {
+        "BENCH_STACK_CONTENDER": "glex",
+        "BENCH_STACK_STORE": "redis",
+        "BENCH_STACK_HANDOFF": "redis",
+    },
+    "none_handoff": {
+        "BENCH_STACK_CONTENDER": "glex",
+        "BENCH_STACK_STORE": "none",
+        "BENCH_STACK_HANDOFF": "redis",
+    },
     "waffle": {"BENCH_STACK_CONTENDER": "waffle"},
     "growthbook": {"BENCH_STACK_CONTENDER": "growthbook"},
     "bare": {"BENCH_STACK_CONTENDER": "bare"},
@@ -67,6 +77,8 @@ class Contender:
 CONTENDERS: dict[str, Contender] = {
     "redis": Contender("redis", "/bench/experiments/"),
     "none": Contender("none", "/bench/experiments/"),
+    "redis_handoff": Contender("redis_handoff", "/bench/experiments/"),
+    "none_handoff": Contender("none_handoff", "/bench/experiments/"),
     stack_rows.NO_EVENTS: Contender("none", "/bench/experiments/", "DNT: 1"),
     "waffle": Contender("waffle", "/bench/waffle/"),
     "growthbook": Contender("growthbook", "/bench/growthbook/"),
@@ -213,13 +225,14 @@ def _prepare(env: Mapping[str, str]) -> str | None:
     return None if result["ok"] else str(result["reason"])
 
 
-def _clear_store(url: str) -> None:
-    """Drop the stack's assignments (its own key prefix on the benchmark's Redis db)."""
+def _clear_store(url: str, match: str = "*glexstack*") -> None:
+    """Drop the stack's assignments and hand-off lists (its own key prefix on the benchmark's
+    Redis db)."""
     import redis
 
     client = redis.Redis.from_url(url)
     try:
-        keys = list(client.scan_iter(match="*glexstack*", count=1000))
+        keys = list(client.scan_iter(match=match, count=1000))
         for start in range(0, len(keys), 1000):
             client.delete(*keys[start : start + 1000])
     finally:
@@ -355,6 +368,9 @@ def run(report: Report, quick: bool, rtt_us: float | None = None) -> dict[Key, W
                 url = server.base + page_path(contender, page)
                 result = wrk.run(url, connections, seconds, cookie, header)
                 after = proc_cpu.cpu_seconds(workers)
+                if contender.endswith("_handoff"):
+                    # No drain runs: keep Redis's memory flat between measurements.
+                    _clear_store(redis_url, match="*glexstack-events*")
                 if before is None or after is None or not result.requests or not workers:
                     return result
                 return replace(result, cpu_us=(after - before) / result.requests * 1e6)

@@ -71,6 +71,11 @@ DJANGO_EXPERIMENTS = {
     # With a real broker (CELERY_BROKER_URL, set by the harness), a queue of the run's own that
     # no worker consumes: the harness deletes it afterwards.
     "TRACKING_QUEUE": os.environ.get("BENCH_STACK_TRACKING_QUEUE", "glex-stack"),
+    # "redis": the events go to a Redis list (no drain runs during the benchmark; the harness
+    # deletes the list after each measurement, as it would the broker's queue).
+    "TRACKING_HANDOFF": os.environ.get("BENCH_STACK_HANDOFF", "broker"),
+    "TRACKING_REDIS_ALIAS": "store",
+    "TRACKING_REDIS_KEY": "glexstack-events",
 }
 
 # Plain HTTP on loopback, like COOKIE_SECURE above; waffle's own defaults otherwise.

@@ -109,19 +109,33 @@ def floor(request: HttpRequest, realistic: bool = False) -> HttpResponse:
     Cookie``. No engine, no store, no definitions: the lower bound for the experiments page's
     extra cost.
     """
+    visitor, minted = _floor_visitor(request)
+    response = _respond(request, _floor_variants(visitor), realistic)
+    return _floor_cookie(response, visitor, minted)
+
+
+def _floor_visitor(request: HttpRequest) -> tuple[str, bool]:
+    """Load ``request.user``; the signed visitor id, minted when absent (and whether it was)."""
     request.user.is_authenticated  # noqa: B018
     visitor = request.get_signed_cookie(
         FLOOR_COOKIE, default=None, salt=_FLOOR_SALT, max_age=_FLOOR_MAX_AGE
     )
-    minted = visitor is None
     if visitor is None:
-        visitor = uuid.uuid4().hex
+        return uuid.uuid4().hex, True
+    return visitor, False
+
+
+def _floor_variants(visitor: str) -> list[tuple[str, str]]:
+    """Each experiment's own keyed hash of the visitor, reduced to one of 10,000 slots."""
     variants = []
     for name in EXPERIMENTS:
         digest = hmac.new(_KEY, f"{name}:{visitor}".encode(), hashlib.sha256).digest()
         slot = int.from_bytes(digest[:8], "big") % 10_000
         variants.append((name, "control" if slot < 5_000 else "candidate"))
-    response = _respond(request, variants, realistic)
+    return variants
+
+
+def _floor_cookie(response: HttpResponse, visitor: str, minted: bool) -> HttpResponse:
     if minted:
         response.set_signed_cookie(
             FLOOR_COOKIE,
@@ -151,18 +165,8 @@ def floor_durable(request: HttpRequest, realistic: bool = False) -> HttpResponse
     from django.conf import settings
     from django_redis import get_redis_connection
 
-    request.user.is_authenticated  # noqa: B018
-    visitor = request.get_signed_cookie(
-        FLOOR_COOKIE, default=None, salt=_FLOOR_SALT, max_age=_FLOOR_MAX_AGE
-    )
-    minted = visitor is None
-    if visitor is None:
-        visitor = uuid.uuid4().hex
-    computed = []
-    for name in EXPERIMENTS:
-        digest = hmac.new(_KEY, f"{name}:{visitor}".encode(), hashlib.sha256).digest()
-        slot = int.from_bytes(digest[:8], "big") % 10_000
-        computed.append((name, "control" if slot < 5_000 else "candidate"))
+    visitor, minted = _floor_visitor(request)
+    computed = _floor_variants(visitor)
     redis = get_redis_connection("store")
     stored: list[Any] = [None] * len(computed)
     if not minted:
@@ -201,15 +205,4 @@ def floor_durable(request: HttpRequest, realistic: bool = False) -> HttpResponse
         queue=settings.DJANGO_EXPERIMENTS.get("TRACKING_QUEUE"),
     )
     response = _respond(request, variants, realistic)
-    if minted:
-        response.set_signed_cookie(
-            FLOOR_COOKIE,
-            visitor,
-            salt=_FLOOR_SALT,
-            max_age=_FLOOR_MAX_AGE,
-            secure=False,
-            httponly=True,
-            samesite="Lax",
-        )
-    patch_vary_headers(response, ("Cookie",))
-    return response
+    return _floor_cookie(response, visitor, minted)

@@ -437,6 +437,7 @@ class Experiment:
         stored: str | None = None
         claimed = False  # the rollout's choice was stored by the read itself
         stale = False  # a stored name that is no longer a variant: overwrite, do not claim
+        only_assigned = context.only_assigned
         # No rules and a deterministic rollout: the rollout's choice may be computed before
         # the store is asked, so that the read and the claim are one round trip.
         plain = (
@@ -464,7 +465,13 @@ class Experiment:
                 else:  # also builds the store (a failure there is a store failure)
                     raw, claimed = self._claim(choice)
             else:
-                raw = self._read()
+                raw, readable = self._read()
+                if not readable and context.only_assigned:
+                    # The store cannot say whether this context was assigned: answer as
+                    # without a store (the deterministic choice), never stored below. A
+                    # client event posted while Redis is down is then recorded, not dropped;
+                    # results only count it for a context that has an exposure.
+                    only_assigned = False
             if not claimed and raw is not None:
                 stored = raw if raw in by_name else None
                 stale = stored is None
@@ -475,7 +482,7 @@ class Experiment:
             explicit,
             forced,
             stored,
-            context.only_assigned,
+            only_assigned,
             context.trackable,
             None if claimed else self,
             choice,
@@ -483,6 +490,8 @@ class Experiment:
         )
         if not decision.store or claimed:
             return decision
+        if context.only_assigned:  # reached only when the store could not be read
+            return decision._replace(store=False)
         if decision.overwrite or stale:
             self._overwrite(decision.variant)
             return decision
@@ -512,14 +521,15 @@ class Experiment:
             choice = state.choice = self._rollout_choice()
         return choice  # type: ignore[return-value]  # a str or None once drawn
 
-    def _read(self) -> str | None:
+    def _read(self) -> tuple[str | None, bool]:
+        """The stored variant, and False when the store could not be read."""
         definition = self._state.definition
         assert definition is not None
         try:
-            return assignments.read(self._store(), definition.store_name, self.context)
+            return assignments.read(self._store(), definition.store_name, self.context), True
         except Exception:
             _store_failed("read")
-            return None
+            return None, False
 
     def _claim(self, variant: str) -> tuple[str, bool]:
         definition = self._state.definition

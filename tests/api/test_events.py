@@ -276,3 +276,20 @@ def test_a_class_with_an_enabled_override_counts_too(
     client.get("/experiments/assignments/?experiments=cta")
     response = post(client, {"events": [{"experiment": "cta", "event": "clicked"}]})
     assert response.json() == {"accepted": 1, "ignored": 0}
+
+
+def test_an_event_posted_while_the_store_is_down_is_recorded(
+    client: Client, visible: Any, user: Any, dead_redis: None
+) -> None:
+    """The store cannot say whether the visitor was assigned: the event is checked against
+    the deterministic assignment and recorded, not dropped (nothing is stored either)."""
+    client.force_login(user)
+    expected = experiment("cta", actor=user).assigned.name  # the store is down: the table's
+    response = post(client, {"events": [{"experiment": "cta", "event": "clicked"}]})
+    assert response.status_code == 202, response.content
+    assert response.json() == {"accepted": 1, "ignored": 0}
+    [row] = custom_events()
+    assert row.variant == expected
+    wrong = "candidate" if expected == "control" else "control"
+    claimed = post(client, {"events": [{"experiment": "cta", "event": "clicked", "variant": wrong}]})
+    assert claimed.status_code == 400

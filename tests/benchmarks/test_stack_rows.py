@@ -26,12 +26,14 @@ PASSING = {
     "growthbook": 700,
     "redis": 720,
     "none": 760,
+    "redis_handoff": 730,
+    "none_handoff": 770,
 }
 
 
 def test_targets_cover_every_contender_page_and_visitor_once() -> None:
     targets = stack_rows.targets()
-    assert len(targets) == len(set(targets)) == 2 * (2 + 2 * 6)
+    assert len(targets) == len(set(targets)) == 2 * (2 + 2 * 8)
     assert (PLAIN, "realistic", "new") in targets
     assert (NO_EVENTS, "trivial", "new") in targets
     assert (PLAIN, "trivial", "returning") not in targets  # no visitor state to return with
@@ -40,8 +42,8 @@ def test_targets_cover_every_contender_page_and_visitor_once() -> None:
 def test_all_budgets_pass_when_the_ratios_meet_them() -> None:
     rows = stack_rows.rows(_results(PASSING))
     budgeted = [r for r in rows if r.passed is not None]
-    # Per page: none≥GB ×2, redis≥waffle ×2, redis≥0.9 GB ×2, floor ×2 (new only).
-    assert len(budgeted) == 2 * 8
+    # Per page and hand-off: none≥GB ×2, redis≥waffle ×2, redis≥0.9 GB ×2, floor ×2 (new only).
+    assert len(budgeted) == 2 * 2 * 8
     assert all(r.passed for r in budgeted)
     assert all(r.section == "4" for r in budgeted)
     assert stack_rows.failures(_results(PASSING)) == []
@@ -50,11 +52,13 @@ def test_all_budgets_pass_when_the_ratios_meet_them() -> None:
 def test_every_ratio_is_reported_for_both_configurations() -> None:
     rows = stack_rows.rows(_results(PASSING))
     pairs = [r for r in rows if r.operation.startswith("full stack")]
-    # 2 pages × 2 configurations × 2 visitor kinds × (waffle, GrowthBook, floor, durable
+    # 2 pages × 4 configurations × 2 visitor kinds × (waffle, GrowthBook, floor, durable
     # floor, plain).
-    assert len(pairs) == 40
+    assert len(pairs) == 80
     durable = [r for r in pairs if "vs hand-written durable floor" in r.operation]
-    assert len(durable) == 8 and all(r.passed is None for r in durable)
+    assert len(durable) == 16 and all(r.passed is None for r in durable)
+    handoff = [r for r in pairs if "'redis' hand-off vs GrowthBook" in r.operation]
+    assert len(handoff) == 8 and all(r.passed for r in handoff), "the same budgets apply"
     redis_vs_waffle = next(
         r
         for r in pairs
@@ -65,7 +69,8 @@ def test_every_ratio_is_reported_for_both_configurations() -> None:
 
 
 def test_the_old_budget_against_the_page_without_experiments_is_info_only() -> None:
-    slow = {**PASSING, "redis": 700, "none": 710}  # 0.70× the plain page: the old budget fails
+    # 0.70× the plain page: the old budget fails.
+    slow = {**PASSING, "redis": 700, "none": 710, "redis_handoff": 700, "none_handoff": 710}
     rows = stack_rows.rows(_results(slow))
     plain_rows = [r for r in rows if "vs page without experiments" in r.operation]
     assert plain_rows and all(r.passed is None and r.section == "4*" for r in plain_rows)
@@ -76,15 +81,19 @@ def test_the_old_budget_against_the_page_without_experiments_is_info_only() -> N
     ("change", "failed"),
     [
         ({"none": 690}, "STORE 'none' vs GrowthBook"),  # 0.99× GrowthBook
+        ({"none_handoff": 690}, "STORE 'none', 'redis' hand-off vs GrowthBook"),
         ({"waffle": 740}, "Redis store vs django-waffle"),  # 0.97× waffle
         ({"redis": 620}, "Redis store vs GrowthBook"),  # 0.89× GrowthBook
-        ({"floor": 810}, "Redis store vs hand-written floor"),  # 0.89× the floor
+        ({"floor": 812}, "Redis store vs hand-written floor"),  # 0.89× the floor
     ],
 )
 def test_a_ratio_under_its_budget_fails(change: dict[str, float], failed: str) -> None:
     results = _results({**PASSING, **change})
     failures = stack_rows.failures(results)
-    assert failures and all(line.startswith(failed) for line in failures)
+    # A peer's change fails the budget for both hand-offs of the store.
+    same_store = (failed, failed.replace(" vs ", ", 'redis' hand-off vs "))
+    assert failures and all(line.startswith(same_store) for line in failures)
+    assert any(line.startswith(failed) for line in failures)
     rows = stack_rows.rows(results)
     assert any(r.passed is False and failed in r.operation for r in rows)
 
@@ -95,6 +104,7 @@ def test_the_floor_budget_is_for_new_visitors_only() -> None:
     results = _results(PASSING)
     for page in stack_rows.PAGES:
         results[("redis", page, "returning")] = WrkResult(560, 1.0, 2.0)
+        results[("redis_handoff", page, "returning")] = WrkResult(560, 1.0, 2.0)
         results[("floor", page, "returning")] = WrkResult(800, 1.0, 2.0)
     assert not any("floor" in line for line in stack_rows.failures(results))
 

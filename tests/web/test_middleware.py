@@ -75,7 +75,7 @@ def test_async_view_for_a_logged_in_user(async_client: Any, cta: Any, user: Any)
     assert exp_settings.COOKIE_NAME not in response.cookies
 
 
-@pytest.mark.parametrize("what", ["flush_scope", "write_pending"])
+@pytest.mark.parametrize("what", ["flush_scope", "write_pending", "carry"])
 def test_a_failing_close_never_breaks_the_response(
     client: Any, cta: Any, monkeypatch: pytest.MonkeyPatch, what: str
 ) -> None:
@@ -83,11 +83,11 @@ def test_a_failing_close_never_breaks_the_response(
 
     calls: list[Any] = []
 
-    def broken(scope: Any) -> None:
+    def broken(scope: Any, *args: Any) -> None:
         calls.append(scope)
         raise RuntimeError("store or broker down")
 
-    target = middleware if what == "flush_scope" else middleware.assignments
+    target = middleware.assignments if what == "write_pending" else middleware
     monkeypatch.setattr(target, what, broken)
     assert client.get("/web/page/").status_code == 200
     assert len(calls) == 1
