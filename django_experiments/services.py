@@ -70,12 +70,9 @@ def record_change(experiment_id: int, user: Any = None) -> Phase | None:
     Idempotent. Records the namespaces' tables first (an experiment may have left one)."""
     with transaction.atomic():
         record_allocations()
-        experiment = (
-            Experiment.objects.select_for_update()
-            .select_related("namespace")
-            .filter(pk=experiment_id)
-            .first()
-        )
+        # No select_related("namespace"): PostgreSQL refuses FOR UPDATE on the nullable side
+        # of an outer join (population_of reads the namespace itself).
+        experiment = Experiment.objects.select_for_update().filter(pk=experiment_id).first()
         if experiment is None:
             return None
         treatments = list(experiment.treatments.all())
