@@ -119,10 +119,29 @@ def is_anonymous_actor(value: Any) -> bool:
     )
 
 
-def identity_material(values: Mapping[str, Any] | Any) -> str:
-    """The context's identities as one unambiguous string; key order is irrelevant."""
+def key_for(experiment_name: str, values: Mapping[str, Any] | Any) -> str:
+    """HMAC the experiment name with the context's identities; key order is irrelevant."""
     if isinstance(values, dict) and len(values) == 1:
         # The common case (``actor=...``) without sorting or generator overhead.
+        [(name, value)] = values.items()
+        name = name if type(name) is str else str(name)
+        value = value if type(value) is str else identify(value)
+        material = f"{len(name)}:{name}{len(value)}:{value}"
+    elif isinstance(values, Mapping):
+        material = _pairs(values)
+    else:
+        material = _field(identify(values))
+    message = f"{len(experiment_name)}:{experiment_name}{material}".encode()
+    return hmac_sha256(settings.context_key_secret, message)[: KEY_LENGTH // 2].hex()
+
+
+def identity_material(values: Mapping[str, Any] | Any) -> str:
+    """The context's identities as :func:`key_for` hashes them (one unambiguous string).
+
+    Written out again rather than called from :func:`key_for`, whose inlined form is measured
+    (one resolution each); tests/engine/test_context.py checks that the two agree.
+    """
+    if isinstance(values, dict) and len(values) == 1:
         [(name, value)] = values.items()
         name = name if type(name) is str else str(name)
         value = value if type(value) is str else identify(value)
@@ -132,14 +151,7 @@ def identity_material(values: Mapping[str, Any] | Any) -> str:
     return _field(identify(values))
 
 
-def key_for(experiment_name: str, values: Mapping[str, Any] | Any) -> str:
-    """HMAC the experiment name with the context's identities; key order is irrelevant."""
-    material = identity_material(values)
-    message = f"{len(experiment_name)}:{experiment_name}{material}".encode()
-    return hmac_sha256(settings.context_key_secret, message)[: KEY_LENGTH // 2].hex()
-
-
-def partition_slot(label: str, values: Mapping[str, Any] | Any) -> int:
+def partition_slot(label: str, material: str) -> int:
     """The context's slot (0..9,999) in a partition (a namespace or the global holdout).
 
     The same keyed HMAC as :func:`key_for`, over the partition's label instead of an
@@ -147,11 +159,8 @@ def partition_slot(label: str, values: Mapping[str, Any] | Any) -> int:
     of a partition, which is what makes a namespace's experiments mutually exclusive.
     Labels are prefixed (``namespace/``, ``holdout/``) with a character no experiment slug
     can contain, so a partition's hash never equals an experiment's context key.
+    ``material`` is :func:`identity_material` of the context.
     """
-    return partition_slot_of(label, identity_material(values))
-
-
-def partition_slot_of(label: str, material: str) -> int:
     message = f"{len(label)}:{label}{material}".encode()
     digest = hmac_sha256(settings.context_key_secret, message)
     return int.from_bytes(digest[:8], "big") % SLOTS

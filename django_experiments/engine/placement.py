@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django_experiments.engine import allocation
-from django_experiments.engine.context import identity_material, partition_slot_of
+from django_experiments.engine.context import identity_material, partition_slot
 from django_experiments.engine.decision import Reason
 
 if TYPE_CHECKING:
@@ -66,12 +66,12 @@ def holdout_label(salt: str) -> str:
 def slot(partition: Partition, material: str, scope: Scope | None) -> int:
     """The context's slot in ``partition``, hashed once per scope."""
     if scope is None:
-        return partition_slot_of(partition.label, material)
+        return partition_slot(partition.label, material)
     cache = scope.slots
     key = (partition.label, material)
     found = cache.get(key)
     if found is None:
-        found = cache[key] = partition_slot_of(partition.label, material)
+        found = cache[key] = partition_slot(partition.label, material)
     return found
 
 

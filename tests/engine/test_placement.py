@@ -162,13 +162,13 @@ def test_one_hash_per_namespace_per_context_in_a_scope(
     for name in "abcde":
         assert get_definition(name) is not None  # warm
     calls: list[str] = []
-    original = context_module.partition_slot_of
+    original = context_module.partition_slot
 
     def counting(label: str, material: str) -> int:
         calls.append(label)
         return original(label, material)
 
-    monkeypatch.setattr("django_experiments.engine.placement.partition_slot_of", counting)
+    monkeypatch.setattr("django_experiments.engine.placement.partition_slot", counting)
     with activate(Scope()):
         for _ in range(3):  # the same page rendered three times in one request
             for name in "abcde":
