@@ -133,6 +133,82 @@ def core_batch(name: str) -> Callable[[Sequence[str]], None]:
     return batch
 
 
+#: A page of 5 experiments: three share namespace "top", two share "bottom".
+NAMESPACED_PAGE = {
+    "top": [("ns_a", 30), ("ns_b", 30), ("ns_c", 40)],
+    "bottom": [("ns_d", 50), ("ns_e", 50)],
+}
+PLAIN_PAGE = ["pl_a", "pl_b", "pl_c", "pl_d", "pl_e"]
+
+
+def setup_pages() -> tuple[list[str], list[str]]:
+    """The same 5 experiments (50/50) twice: in 2 namespaces, and in none."""
+    from benchmarks import fixtures
+
+    namespaced = [name for members in NAMESPACED_PAGE.values() for name, _ in members]
+    for name in namespaced + PLAIN_PAGE:
+        fixtures.create_experiment(name, [("control", 50), ("candidate", 50)])
+    for namespace, members in NAMESPACED_PAGE.items():
+        fixtures.create_namespace(namespace, members)
+    fixtures.warm()
+    return namespaced, PLAIN_PAGE
+
+
+def page_batch(names: Sequence[str]) -> Callable[[Sequence[str]], None]:
+    """One page per id: a new context, its own scope (as a request's), every experiment
+    resolved once; tracking is a no-op, as in the first row."""
+    from django_experiments.engine.hooks import hooks
+    from django_experiments.engine.scope import Scope, activate
+
+    def batch(ids: Sequence[str]) -> None:
+        wired, hooks.on_event = hooks.on_event, _no_tracking
+        try:
+            for uid in ids:
+                with activate(Scope()):
+                    for name in names:
+                        experiment(name, actor=uid).assigned  # noqa: B018
+        finally:
+            hooks.on_event = wired
+
+    return batch
+
+
+def partition_hash_batch(ids: Sequence[str]) -> None:
+    """One namespace's keyed hash for a new context (what a page pays per namespace)."""
+    from django_experiments.engine.context import identity_material, partition_slot
+
+    for uid in ids:
+        partition_slot("namespace/top", identity_material({"actor": uid}))
+
+
+def namespace_row(report: Report, plan: Plan) -> None:
+    namespaced, plain = setup_pages()
+    t = compare(
+        {
+            "namespaced": Case(page_batch(namespaced), IdSource("n1-")),
+            "plain": Case(page_batch(plain), IdSource("p1-")),
+            "hash": Case(partition_hash_batch, IdSource("x1-")),
+        },
+        plan.scaled(0.2),
+    )
+    ns_us, plain_us, hash_us = t["namespaced"].best_us, t["plain"].best_us, t["hash"].best_us
+    report.add(
+        Row(
+            "1",
+            "  page of 5 experiments in 2 namespaces, new context, per page (vs the same 5 "
+            "without namespaces). Each namespace costs one keyed hash per context, cached on "
+            "the scope; an experiment whose range does not hold the context skips its own "
+            "context key and slot",
+            fmt_us(ns_us),
+            f"without namespaces {fmt_us(plain_us)}; one namespace hash {fmt_us(hash_us)} "
+            f"(× {len(NAMESPACED_PAGE)} per page)",
+            ratio(ns_us, plain_us),
+            "(info)",
+            None,
+        )
+    )
+
+
 @dataclass
 class InProcess:
     ours: Timing
@@ -225,6 +301,7 @@ def run(report: Report, plan: Plan) -> InProcess:
             None,
         )
     )
+    namespace_row(report, plan)
     if not (ours <= BUDGET_VS_GROWTHBOOK * gb and ours <= BUDGET_VS_FLOOR * floor):
         report.findings.append(_finding(result, plan))
     return result

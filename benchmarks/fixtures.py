@@ -32,6 +32,21 @@ def create_experiment(name: str, weights: Sequence[tuple[str, int]], running: bo
             exp.save()
 
 
+def create_namespace(name: str, shares: Sequence[tuple[str, int]]) -> None:
+    """A namespace owning the named (existing) experiments, each with its share in percent."""
+    from decimal import Decimal
+
+    from django_experiments.models import Namespace
+
+    with transaction.atomic():
+        namespace = Namespace.objects.create(name=name)
+        for experiment, share in shares:
+            exp = Experiment.objects.get(name=experiment)
+            exp.namespace, exp.namespace_share = namespace, Decimal(share)
+            exp.full_clean()
+            exp.save()
+
+
 def equal_weights(n: int) -> list[tuple[str, int]]:
     return [("control", 1)] + [(f"v{i}", 1) for i in range(1, n)]
 

@@ -19,6 +19,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from django_experiments import services
+from django_experiments.admin_namespaces import allocation_bar
 from django_experiments.engine import allocation
 from django_experiments.models import Experiment, Phase, Treatment
 from django_experiments.tracking import admin as _tracking_admin  # noqa: F401 - registers
@@ -119,7 +120,7 @@ class PhaseInline(admin.TabularInline):
     fields = ("number", "reason", "started_at", "ended_at", "change", "editor")
     readonly_fields = fields
     ordering = ("-number",)
-    verbose_name_plural = _("Phases (every change of weights or salt)")
+    verbose_name_plural = _("Phases (every change of weights, salt or population)")
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
@@ -141,7 +142,16 @@ def editor_of(phase: Phase) -> str:
 class ExperimentForm(forms.ModelForm):
     class Meta:
         model = Experiment
-        fields = ("name", "status", "winner", "client_visible", "description", "hypothesis")
+        fields = (
+            "name",
+            "status",
+            "winner",
+            "client_visible",
+            "description",
+            "hypothesis",
+            "namespace",
+            "namespace_share",
+        )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -185,13 +195,14 @@ class ExperimentAdmin(admin.ModelAdmin):
         "srm_flag",
         "updated_at",
     )
-    list_filter = ("status", "client_visible")
+    list_filter = ("status", "client_visible", "namespace")
     search_fields = ("name", "description", "hypothesis")
     readonly_fields = (
         "results_link",
         "code_class",
         "share_preview",
         "salt",
+        "namespace_range",
         "created_at",
         "updated_at",
         "started_at",
@@ -214,6 +225,10 @@ class ExperimentAdmin(admin.ModelAdmin):
         (_("Why"), {"fields": ("description", "hypothesis")}),
         (_("Allocation"), {"fields": ("share_preview", "salt")}),
         (
+            _("Namespace"),
+            {"fields": ("namespace", "namespace_share", "namespace_range")},
+        ),
+        (
             _("Dates"),
             {
                 "fields": ("created_at", "updated_at", "started_at", "concluded_at"),
@@ -225,7 +240,12 @@ class ExperimentAdmin(admin.ModelAdmin):
 
     class Media:
         js = ("django_experiments/admin/preview.js",)
-        css = {"all": ("django_experiments/admin/preview.css",)}
+        css = {
+            "all": (
+                "django_experiments/admin/preview.css",
+                "django_experiments/admin/namespaces.css",
+            )
+        }
 
     def get_inlines(self, request: HttpRequest, obj: Experiment | None) -> list[Any]:
         # A new experiment has no phases yet: no empty Phases table on the Add page.
@@ -278,6 +298,13 @@ class ExperimentAdmin(admin.ModelAdmin):
     @admin.display(description=_("Phase started"), ordering="phase_start")
     def phase_started(self, obj: Experiment) -> Any:
         return getattr(obj, "phase_start", None) or "—"
+
+    @admin.display(description=_("Range in the namespace"))
+    def namespace_range(self, obj: Experiment) -> str:
+        """The namespace's bar with this experiment's ranges outlined (saved values)."""
+        if obj.pk is None or obj.namespace is None:
+            return "—"
+        return allocation_bar(obj.namespace, highlight=obj.pk)
 
     @admin.display(description=_("Effective shares"))
     def share_preview(self, obj: Experiment) -> str:

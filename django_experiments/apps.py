@@ -18,4 +18,7 @@ class DjangoExperimentsConfig(AppConfig):
         wiring.connect()
         # Like the admin: every installed app's experiments.py registers its classes.
         autodiscover_modules("experiments")
-        from django_experiments import class_checks  # noqa: F401 - registers the class check
+        from django_experiments import (
+            class_checks,  # noqa: F401 - registers the class check
+            namespace_checks,  # noqa: F401 - registers E019
+        )

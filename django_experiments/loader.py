@@ -14,6 +14,7 @@ from django.db import transaction
 
 from django_experiments.engine import allocation
 from django_experiments.engine.definitions import Definition, TreatmentDef
+from django_experiments.populations import CLOSED, global_holdout, partitions
 from django_experiments.validation import format_weight
 
 logger = logging.getLogger("django_experiments")
@@ -25,19 +26,29 @@ def weights_of(treatments: Any) -> dict[str, str]:
 
 
 def load_from_db() -> dict[str, Definition]:
-    """Build every definition from the DB (three queries)."""
+    """Build every definition from the DB (four queries: experiments with their winners and
+    namespaces, treatments, open phases, the global holdout)."""
     from django.db.models import Prefetch
 
     from django_experiments.models import Experiment, Phase
 
-    experiments = Experiment.objects.select_related("winner").prefetch_related(
-        "treatments",
-        Prefetch(
-            "phases",
-            queryset=Phase.objects.filter(ended_at__isnull=True).order_by("-number"),
-            to_attr="open_phases",
-        ),
+    experiments = list(
+        Experiment.objects.select_related("winner", "namespace").prefetch_related(
+            "treatments",
+            Prefetch(
+                "phases",
+                queryset=Phase.objects.filter(ended_at__isnull=True).order_by("-number"),
+                to_attr="open_phases",
+            ),
+        )
     )
+    try:
+        populations = partitions(experiments, global_holdout())
+    except Exception:
+        # A broken namespace row must not take every experiment down, nor let namespaced
+        # experiments overlap: those serve control, untracked, until it is fixed.
+        logger.exception("Namespaces or the global holdout are unusable")
+        populations = {e.pk: CLOSED for e in experiments if e.namespace_id is not None}
     out: dict[str, Definition] = {}
     for exp in experiments:
         treatments = list(exp.treatments.all())
@@ -57,6 +68,7 @@ def load_from_db() -> dict[str, Definition]:
             "phase": phase.number if phase else 0,
             "client_visible": exp.client_visible,
             "store_generation": exp.store_generation,
+            "population": populations.get(exp.pk),
         }
         try:
             out[exp.name] = Definition.build(

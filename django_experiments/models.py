@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import secrets
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+from django_experiments.namespace_validation import (
+    MSG_NEEDS_NAMESPACE,
+    MSG_NEEDS_SHARE,
+    percent_text,
+    validate_shares,
+)
 from django_experiments.validation import (
     MSG_WINNER,
     TreatmentRow,
@@ -22,6 +31,85 @@ from django_experiments.validation import (
 
 def new_salt() -> str:
     return secrets.token_hex(8)
+
+
+def percent_field(help_text: StrOrPromise, **kwargs: Any) -> models.DecimalField:
+    """A percentage with two decimals (0.01 % is one of a partition's 10,000 slots)."""
+    return models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
+        help_text=help_text,
+        **kwargs,
+    )
+
+
+class Namespace(models.Model):
+    """Experiments that never overlap: each owns a range of the namespace's 10,000 slots.
+
+    A context is hashed once with the namespace's salt, so it falls in at most one of its
+    experiments (docs/namespaces.md). ``allocation`` is the recorded range table
+    (``[start, stop, owner]``, owners are experiment ids and ``:holdout``), kept by
+    ``populations.record_allocations`` so that a change of shares moves as few slots as
+    possible.
+    """
+
+    name = models.SlugField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    salt = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text=_("Defaults to the name, and then stays: renaming keeps every context's slot."),
+    )
+    holdout_percent = percent_field(
+        _("Share of the namespace kept out of all its experiments (control, flagged)."),
+        default=Decimal(0),
+    )
+    allocation = models.JSONField(default=list, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self.salt:
+            self.salt = self.name
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        if self.pk is None or not isinstance(self.holdout_percent, Decimal):
+            return
+        members = self.experiments.values_list("name", "namespace_share")
+        try:
+            validate_shares(self.name, self.holdout_percent, list(members))
+        except ValidationError as exc:
+            raise ValidationError({"holdout_percent": exc.messages}) from exc
+
+
+class GlobalHoldout(models.Model):
+    """One row: a share of all contexts kept out of every experiment (control, flagged).
+
+    Hashed with its own salt, independently of every experiment and namespace. A database row
+    rather than a setting: it is edited in the admin, and a change opens a phase in every
+    experiment (the population changed), like any other admin change.
+    """
+
+    percent = percent_field(
+        _("Share of all contexts that get control in every experiment."), default=Decimal(0)
+    )
+    salt = models.CharField(max_length=64, default=new_salt, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("global holdout")
+        verbose_name_plural = _("global holdout")
+
+    def __str__(self) -> str:
+        return f"Global holdout ({percent_text(self.percent)} %)"
 
 
 class Status(models.TextChoices):
@@ -55,6 +143,19 @@ class Experiment(models.Model):
     client_visible = models.BooleanField(
         default=False, help_text=_("May be read and tracked by browsers through the client API.")
     )
+    namespace = models.ForeignKey(
+        Namespace,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="experiments",
+        help_text=_("Experiments of one namespace never share a context."),
+    )
+    namespace_share = percent_field(
+        _("Share of the namespace's contexts this experiment owns; a change starts a new phase."),
+        null=True,
+        blank=True,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -86,8 +187,35 @@ class Experiment(models.Model):
                 validate_treatment_rows(self.status, rows)
             except ValidationError as exc:
                 errors.setdefault("status", []).extend(exc.messages)
+        self._clean_namespace(errors)
         if errors:
             raise ValidationError(errors)
+
+    def _clean_namespace(self, errors: dict[str, list[str]]) -> None:
+        share = self.namespace_share
+        if self.namespace_id is None:
+            if share is not None:
+                errors.setdefault("namespace_share", []).append(MSG_NEEDS_NAMESPACE)
+            return
+        namespace = Namespace.objects.filter(pk=self.namespace_id).first()
+        if namespace is None:
+            return  # the field's own validation reports a dangling choice
+        if share is None:
+            errors.setdefault("namespace_share", []).append(
+                MSG_NEEDS_SHARE.format(namespace=namespace.name)
+            )
+            return
+        if not isinstance(share, Decimal) or "namespace_share" in errors:
+            return
+        others = namespace.experiments.exclude(pk=self.pk).values_list("name", "namespace_share")
+        try:
+            validate_shares(
+                namespace.name,
+                namespace.holdout_percent,
+                [*others, (self.name or "this experiment", share)],
+            )
+        except ValidationError as exc:
+            errors.setdefault("namespace_share", []).extend(exc.messages)
 
     @property
     def current_phase(self) -> Phase | None:
@@ -135,6 +263,7 @@ class Phase(models.Model):
         CREATED = "created", _("Created")
         WEIGHTS = "weights", _("Weights changed")
         SALT = "salt", _("Re-randomised")
+        POPULATION = "population", _("Namespace range or holdout changed")
 
     experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="phases")
     number = models.PositiveIntegerField()
@@ -147,6 +276,10 @@ class Phase(models.Model):
     previous_weights = models.JSONField(null=True, blank=True)
     # Slot table as [start, stop, treatment name] ranges over 0..9999; see engine/allocation.py.
     slot_table = models.JSONField(default=list)
+    #: Who is in the experiment: its namespace range and the holdouts covering it
+    #: (populations.population_of); empty for an experiment with neither.
+    population = models.JSONField(default=dict, blank=True)
+    previous_population = models.JSONField(null=True, blank=True)
     changed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -173,11 +306,29 @@ class Phase(models.Model):
             parts.append(f"weights {_fmt(self.previous_weights)} → {_fmt(self.weights)}")
         if self.previous_salt and self.previous_salt != self.salt:
             parts.append(f"salt {self.previous_salt} → {self.salt}")
+        if self.previous_population is not None and self.previous_population != self.population:
+            parts.append(
+                f"population {_population(self.previous_population)} → "
+                f"{_population(self.population)}"
+            )
         return "; ".join(parts) or str(self.get_reason_display())
 
 
 def _fmt(weights: dict[str, Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in weights.items())
+
+
+def _population(population: dict[str, Any]) -> str:
+    """``namespace checkout 30 %, holdout 5 %``, or ``everyone``."""
+    parts = []
+    if population.get("namespace"):
+        slots = sum(stop - start for start, stop in population.get("slots") or [])
+        parts.append(f"namespace {population['namespace']} {percent_text(Decimal(slots) / 100)} %")
+    if population.get("namespace_holdout"):
+        parts.append(f"namespace holdout {population['namespace_holdout']} %")
+    if population.get("global_holdout"):
+        parts.append(f"global holdout {population['global_holdout']} %")
+    return ", ".join(parts) or "everyone"
 
 
 from django_experiments.tracking.models import *  # noqa: E402,F401,F403

@@ -1,7 +1,8 @@
 """Changes to experiments that the admin, the API and management commands share.
 
-Phases: every committed change of weights or salt closes the current phase and opens a new one
-holding the new weights, salt and slot table. The recorder runs once the transaction commits,
+Phases: every committed change of weights, salt or population (namespace range, holdouts)
+closes the current phase and opens a new one holding the new weights, salt, slot table and
+population. The recorder runs once the transaction commits,
 so several treatments saved in one transaction are one change from the last committed table.
 """
 
@@ -21,6 +22,7 @@ from django_experiments.engine import allocation
 from django_experiments.engine.definitions import invalidate
 from django_experiments.loader import table_for, weights_of
 from django_experiments.models import Experiment, Phase, Status, Treatment, new_salt
+from django_experiments.populations import population_of, record_allocations
 
 logger = logging.getLogger("django_experiments")
 
@@ -47,21 +49,47 @@ def schedule_phase_check(experiment_id: int) -> None:
     transaction.on_commit(lambda: record_change(experiment_id, user))
 
 
+def schedule_population_check(namespace_id: int | None) -> None:
+    """After commit: record the namespaces' tables, then a phase check for the experiments of
+    ``namespace_id`` (None: every experiment, for a change of the global holdout)."""
+    user = _changed_by.get()
+    transaction.on_commit(lambda: record_population_change(namespace_id, user))
+
+
+def record_population_change(namespace_id: int | None, user: Any = None) -> None:
+    record_allocations()
+    experiments = Experiment.objects.order_by("pk")
+    if namespace_id is not None:
+        experiments = experiments.filter(namespace_id=namespace_id)
+    for pk in experiments.values_list("pk", flat=True):
+        record_change(pk, user)
+
+
 def record_change(experiment_id: int, user: Any = None) -> Phase | None:
-    """Open a new phase if weights or salt differ from the current phase's. Idempotent."""
+    """Open a new phase if weights, salt or population differ from the current phase's.
+    Idempotent. Records the namespaces' tables first (an experiment may have left one)."""
     with transaction.atomic():
+        record_allocations()
+        # No select_related("namespace"): PostgreSQL refuses FOR UPDATE on the nullable side
+        # of an outer join (population_of reads the namespace itself).
         experiment = Experiment.objects.select_for_update().filter(pk=experiment_id).first()
         if experiment is None:
             return None
         treatments = list(experiment.treatments.all())
         weights = weights_of(treatments)
+        population = population_of(experiment)
         current = (
             experiment.phases.select_for_update()
             .filter(ended_at__isnull=True)
             .order_by("-number")
             .first()
         )
-        if current is not None and current.weights == weights and current.salt == experiment.salt:
+        if (
+            current is not None
+            and current.weights == weights
+            and current.salt == experiment.salt
+            and current.population == population
+        ):
             return None
         ranges = table_for(treatments, experiment.salt, current)
         now = timezone.now()
@@ -69,8 +97,10 @@ def record_change(experiment_id: int, user: Any = None) -> Phase | None:
             reason = Phase.Reason.CREATED
         elif current.salt != experiment.salt:
             reason = Phase.Reason.SALT
-        else:
+        elif current.weights != weights:
             reason = Phase.Reason.WEIGHTS
+        else:
+            reason = Phase.Reason.POPULATION
         if current is not None:
             current.ended_at = now
             current.save(update_fields=["ended_at"])
@@ -85,6 +115,8 @@ def record_change(experiment_id: int, user: Any = None) -> Phase | None:
             weights=weights,
             previous_weights=current.weights if current else None,
             slot_table=[list(r) for r in ranges],
+            population=population,
+            previous_population=current.population if current else None,
             changed_by_id=user_pk if isinstance(user_pk, int) else None,
             changed_by_label=str(user)[:150] if user is not None else "",
         )

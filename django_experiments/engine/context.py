@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django_experiments.conf import settings
+from django_experiments.engine.allocation import SLOTS
 from django_experiments.engine.scope import Scope, anonymous_identity, current_scope
 
 logger = logging.getLogger("django_experiments")
@@ -132,6 +133,37 @@ def key_for(experiment_name: str, values: Mapping[str, Any] | Any) -> str:
         material = _field(identify(values))
     message = f"{len(experiment_name)}:{experiment_name}{material}".encode()
     return hmac_sha256(settings.context_key_secret, message)[: KEY_LENGTH // 2].hex()
+
+
+def identity_material(values: Mapping[str, Any] | Any) -> str:
+    """The context's identities as :func:`key_for` hashes them (one unambiguous string).
+
+    Written out again rather than called from :func:`key_for`, whose inlined form is measured
+    (one resolution each); tests/engine/test_context.py checks that the two agree.
+    """
+    if isinstance(values, dict) and len(values) == 1:
+        [(name, value)] = values.items()
+        name = name if type(name) is str else str(name)
+        value = value if type(value) is str else identify(value)
+        return f"{len(name)}:{name}{len(value)}:{value}"
+    if isinstance(values, Mapping):
+        return _pairs(values)
+    return _field(identify(values))
+
+
+def partition_slot(label: str, material: str) -> int:
+    """The context's slot (0..9,999) in a partition (a namespace or the global holdout).
+
+    The same keyed HMAC as :func:`key_for`, over the partition's label instead of an
+    experiment name: every experiment resolved with the same context lands on the same slot
+    of a partition, which is what makes a namespace's experiments mutually exclusive.
+    Labels are prefixed (``namespace/``, ``holdout/``) with a character no experiment slug
+    can contain, so a partition's hash never equals an experiment's context key.
+    ``material`` is :func:`identity_material` of the context.
+    """
+    message = f"{len(label)}:{label}{material}".encode()
+    digest = hmac_sha256(settings.context_key_secret, message)
+    return int.from_bytes(digest[:8], "big") % SLOTS
 
 
 _NO_KEYS: list[str] = []

@@ -34,6 +34,8 @@ class Reason(str, enum.Enum):
     DISABLED = "disabled"  # step 1: running, but enabled() or the rollout said no
     EXPLICIT = "explicit"  # step 2
     FORCED = "forced"  # step 3 (glex_force)
+    HOLDOUT = "holdout"  # step 3a: in a holdout: control, tracked and flagged, not stored
+    NAMESPACE = "namespace"  # step 3b: outside the experiment's range of its namespace
     STORED = "stored"  # step 4
     ONLY_ASSIGNED = "only_assigned"  # step 5: nothing stored
     EXCLUDED = "excluded"  # step 6
@@ -59,8 +61,14 @@ class Decision(NamedTuple):
 
     @property
     def excluded(self) -> bool:
-        """Excluded by a rule, or an ``only_assigned`` miss (``Experiment.excluded``)."""
-        return self.reason in (Reason.EXCLUDED, Reason.ONLY_ASSIGNED)
+        """Excluded by a rule, an ``only_assigned`` miss, or outside the experiment's range of
+        its namespace (``Experiment.excluded``)."""
+        return self.reason in (Reason.EXCLUDED, Reason.ONLY_ASSIGNED, Reason.NAMESPACE)
+
+    @property
+    def held_out(self) -> bool:
+        """In a holdout: its exposure is flagged and analysed apart from the variants."""
+        return self.reason is Reason.HOLDOUT
 
     @property
     def overwrite(self) -> bool:
@@ -92,10 +100,11 @@ def needs_stored(
     enabled: bool,
     explicit: str | None,
     forced: str | None,
+    placement: Reason | None = None,
 ) -> bool:
     """Whether :func:`decide` will look at the stored variant for these facts (step 4 or a
     paused experiment), so that the caller reads the store only when it matters."""
-    if definition is None:
+    if definition is None or placement is not None:
         return False
     if status == PAUSED:
         return True
@@ -109,6 +118,7 @@ _NOT_RUNNING, _DISABLED = Reason.NOT_RUNNING, Reason.DISABLED
 _EXPLICIT, _FORCED, _STORED = Reason.EXPLICIT, Reason.FORCED, Reason.STORED
 _ONLY_ASSIGNED, _EXCLUDED = Reason.ONLY_ASSIGNED, Reason.EXCLUDED
 _SEGMENT, _ROLLOUT = Reason.SEGMENT, Reason.ROLLOUT
+_HOLDOUT, _NAMESPACE = Reason.HOLDOUT, Reason.NAMESPACE
 
 
 def decide(
@@ -122,6 +132,7 @@ def decide(
     trackable: bool,
     rules: Rules | None,
     choice: str | None = None,
+    placement: Reason | None = None,
 ) -> Decision:
     """One experiment for one context.
 
@@ -131,6 +142,8 @@ def decide(
     variant that is unknown (or None) gives control. ``rules=None`` means the context has no
     exclusion or segmentation rules and ``choice`` is its rollout's answer, computed
     beforehand (only for deterministic rollouts, which draw nothing and count nothing).
+    ``placement`` is ``Reason.HOLDOUT`` or ``Reason.NAMESPACE`` when the context is outside the
+    experiment's population (engine/placement.py), None when it is inside.
     Positional arguments: resolution calls this once per context, and keyword passing is a
     measurable share of its cost.
     """
@@ -140,8 +153,12 @@ def decide(
         status = definition.status
     control = definition.control
     if status == CONCLUDED:
+        if placement is _HOLDOUT:  # the holdout keeps measuring what shipped
+            return _new(Decision, (control, _HOLDOUT, False, False))
         return _new(Decision, (definition.winner or control, _CONCLUDED, False, False))
     if status == PAUSED:
+        if placement is not None:
+            return _new(Decision, (control, placement, False, False))
         return _new(Decision, (stored or control, _PAUSED, False, False))
     if status != RUNNING:
         return _new(Decision, (control, _NOT_RUNNING, False, False))
@@ -151,6 +168,12 @@ def decide(
         return _new(Decision, (explicit, _EXPLICIT, True, trackable))
     if forced is not None:
         return _new(Decision, (forced, _FORCED, True, trackable))
+    if placement is not None:
+        # Before the stored variant: a context that a range change or a grown holdout moved
+        # out must not keep its old variant (it would then be in two experiments).
+        if placement is _HOLDOUT:
+            return _new(Decision, (control, _HOLDOUT, False, trackable))
+        return _new(Decision, (control, _NAMESPACE, False, False))
     if stored is not None:
         return _new(Decision, (stored, _STORED, False, trackable))
     if only_assigned:

@@ -15,12 +15,15 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from django_experiments.conf import settings
 from django_experiments.engine import allocation
 from django_experiments.engine.hooks import hooks
 from django_experiments.engine.stores import report_failure
+
+if TYPE_CHECKING:
+    from django_experiments.engine.placement import Population
 
 
 class Variant(NamedTuple):
@@ -54,6 +57,8 @@ class Definition:
     phase: int
     client_visible: bool = False
     store_generation: int = 0
+    #: Holdout and namespace (engine/placement.py); None: every context is in the experiment.
+    population: Population | None = field(default=None, compare=False)
     # Derived once per snapshot so that resolution is a hash and an index.
     table: bytes = field(default=b"", compare=False, repr=False)
     salt_bytes: bytes = field(default=b"", compare=False, repr=False)

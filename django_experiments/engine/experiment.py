@@ -36,6 +36,7 @@ from django_experiments.engine.decision import (
 from django_experiments.engine.definitions import Variant
 from django_experiments.engine.errors import BehaviorMissingError, ExperimentError
 from django_experiments.engine.hooks import hooks
+from django_experiments.engine.placement import place
 from django_experiments.engine.rollout import Percent, Rollout, resolve_rollout
 from django_experiments.engine.rules import collect_rules
 from django_experiments.engine.scope import Scope
@@ -328,7 +329,8 @@ class Experiment:
 
     @property
     def excluded(self) -> bool:
-        """Excluded by a rule, or ``only_assigned`` without a stored variant."""
+        """Excluded by a rule, ``only_assigned`` without a stored variant, or outside the
+        experiment's range of its namespace."""
         return self.decision.excluded
 
     @property
@@ -427,6 +429,11 @@ class Experiment:
             scope = context.scope
             if scope is not None and scope.forced:
                 forced = self._valid(scope.forced.get(self.name))
+        # Holdouts and namespaces (engine/placement.py): one cached hash per partition.
+        placement = None
+        population = definition.population
+        if population is not None and explicit is None and forced is None:
+            placement = place(population, context)
         stored: str | None = None
         claimed = False  # the rollout's choice was stored by the read itself
         stale = False  # a stored name that is no longer a variant: overwrite, do not claim
@@ -441,7 +448,7 @@ class Experiment:
             and not self._segments
         )
         choice: str | None = None
-        if needs_stored(definition, status, enabled, explicit, forced):
+        if needs_stored(definition, status, enabled, explicit, forced, placement):
             raw: str | None
             if plain and status == RUNNING and not context.only_assigned:
                 if type(rollout) is Percent and rollout.distribution is None:
@@ -479,6 +486,7 @@ class Experiment:
             context.trackable,
             None if claimed else self,
             choice,
+            placement,
         )
         if not decision.store or claimed:
             return decision

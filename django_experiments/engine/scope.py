@@ -65,6 +65,9 @@ class Scope:
     #: work: only then may writes and events wait for the end. Resolutions and events after
     #: that (a streaming body, code that bound the scope itself) act at once.
     deferring: bool = False
+    #: ``{(partition label, context identities): slot}``: a context's slot in a namespace or
+    #: the global holdout, hashed once per scope however many experiments share it.
+    slots: dict[tuple[str, str], int] = field(default_factory=dict)
     #: Free-form extras for shells around the engine (middleware, API).
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -90,6 +90,46 @@ def compare(
     }
 
 
+@dataclass(frozen=True)
+class Difference:
+    """One group against a baseline group: the absolute difference of their rates (or means)
+    with its interval and p-value, and the relative lift with its interval."""
+
+    difference: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+    lift: float | None = None
+    lift_ci_low: float | None = None
+    lift_ci_high: float | None = None
+
+
+def difference(
+    kind: str,
+    baseline: tuple[int, Totals],
+    other: tuple[int, Totals],
+    *,
+    alpha: float,
+    sequential_tuning: float | None,
+) -> Difference:
+    """``other`` against ``baseline`` (``stats.frequentist``: Welch's test, delta method)."""
+    result = stats.frequentist(
+        summary(kind, *baseline),
+        summary(kind, *other),
+        alpha=alpha,
+        sequential_tuning=sequential_tuning,
+    )
+    return Difference(
+        difference=result.difference,
+        ci_low=result.difference_ci_low,
+        ci_high=result.difference_ci_high,
+        p_value=result.difference_p_value,
+        lift=result.lift,
+        lift_ci_low=result.ci_low,
+        lift_ci_high=result.ci_high,
+    )
+
+
 def srm(observed: Sequence[int], weights: Sequence[float]) -> float | None:
     """Chi-square p-value of exposed counts against configured weights (None: untestable)."""
     return stats.srm_p_value(list(observed), list(weights))

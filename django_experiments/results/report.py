@@ -16,7 +16,7 @@ from typing import Any
 
 from django_experiments.conf import settings
 from django_experiments.models import Experiment, Phase
-from django_experiments.results import analysis
+from django_experiments.results import analysis, holdout
 from django_experiments.results.aggregate import Aggregates, Totals, aggregate
 from django_experiments.stats.srm import SRM_THRESHOLD
 
@@ -145,6 +145,9 @@ class Report:
     srm_p_value: float | None
     metrics: list[Metric]
     days: list[date]
+    #: The holdout against everyone else (None: no holdout covers the experiment and nobody
+    #: was exposed in one this phase).
+    holdout: holdout.HoldoutReport | None = None
 
     @property
     def srm_failed(self) -> bool:
@@ -195,6 +198,7 @@ class Report:
                 "failed": self.srm_failed,
             },
             "variants": [v.__dict__ for v in self.variants],
+            "holdout": self.holdout.as_dict() if self.holdout is not None else None,
             "summary": self.summary(),
             "metrics": [
                 {
@@ -294,7 +298,9 @@ def results_for(
     options = options or Options()
     selected, phases = select_phase(experiment, phase)
     stored_name = settings.full_name(experiment.name)
-    data = aggregate(stored_name, selected.number if selected is not None else None)
+    data, held = holdout.split(
+        aggregate(stored_name, selected.number if selected is not None else None)
+    )
     treatments = list(experiment.treatments.all())
     control = next((t.name for t in treatments if t.is_control), None) or (
         treatments[0].name if treatments else "control"
@@ -314,7 +320,20 @@ def results_for(
         srm_p_value=srm,
         metrics=_metrics(names, control, data, options),
         days=data.days,
+        holdout=(
+            holdout.compare(
+                data, held, alpha=options.alpha, sequential_tuning=options.sequential_tuning
+            )
+            if _held_out(selected) or any(held.exposed.values())
+            else None
+        ),
     )
+
+
+def _held_out(phase: Phase | None) -> bool:
+    """A holdout covers the phase (its recorded population says so)."""
+    population = phase.population if phase is not None else {}
+    return bool(population.get("namespace_holdout") or population.get("global_holdout"))
 
 
 def _weights(phase: Phase | None, treatments: list[Any]) -> dict[str, float]:

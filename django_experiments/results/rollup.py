@@ -18,7 +18,10 @@ Attribution (docs/results.md):
   is left out of it altogether: the forced variant is stored, so the context's later,
   unflagged exposures show a variant chosen by hand, not by the randomisation;
 - its events of another name count only at or after that exposure and before the end of the
-  conversion window (``CONVERSION_WINDOWS``), and not when flagged ``forced``.
+  conversion window (``CONVERSION_WINDOWS``), and not when flagged ``forced``;
+- a context whose first exposure was flagged ``holdout`` is rolled up under the variant
+  :data:`HOLDOUT_VARIANT` (no slug can be spelt so): the report compares it with everyone
+  else and keeps it out of the per-variant analysis.
 """
 
 from __future__ import annotations
@@ -46,6 +49,14 @@ from django_experiments.tracking.models import (
 
 #: Keys per statement: well under SQLite's bound-parameter limit.
 CHUNK = 500
+
+#: The rollups' variant of contexts exposed in a holdout (they were served control).
+HOLDOUT_VARIANT = ":holdout"
+
+
+def _rolled_up_variant(variant: str, holdout: Any) -> str:
+    return HOLDOUT_VARIANT if holdout else variant
+
 
 PhaseSpan = tuple[int, datetime, datetime | None]
 
@@ -344,17 +355,19 @@ def _refresh_chunk(
         # Only exposures are read into Python: a few per context (one per phase at most).
         cursor.execute(
             f"SELECT {qn('key')}, {qn('variant')}, {qn('timestamp')}, {qn('phase')}, "
-            f"{qn('forced')} FROM {events} WHERE {where} AND {qn('event')} = %s "
+            f"{qn('forced')}, {qn('holdout')} FROM {events} "
+            f"WHERE {where} AND {qn('event')} = %s "
             f"ORDER BY {qn('key')}, {qn('timestamp')}, {qn('id')}",
             [*params, ASSIGNMENT],
         )
         first: dict[str, _Exposure] = {}
         hand_picked: set[str] = set()
-        for key, variant, timestamp, phase, forced in cursor.fetchall():
+        for key, served, timestamp, phase, forced, holdout in cursor.fetchall():
             if forced:
                 hand_picked.add(key)
             if key in first or key in hand_picked:
                 continue
+            variant = _rolled_up_variant(served, holdout)
             at = _aware(timestamp)
             if phase is None:
                 if spans is None:

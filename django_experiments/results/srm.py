@@ -13,6 +13,7 @@ from django_experiments.conf import settings
 from django_experiments.models import Experiment
 from django_experiments.results import analysis
 from django_experiments.results.report import SRM_THRESHOLD, _weights
+from django_experiments.results.rollup import HOLDOUT_VARIANT
 from django_experiments.tracking.models import NO_PHASE, DailyExposure
 
 CACHE_SECONDS = 60
@@ -32,6 +33,7 @@ def current_srm_p_value(experiment: Experiment) -> float | None:
         DailyExposure.objects.filter(
             experiment=stored, phase=NO_PHASE if number is None else number
         )
+        .exclude(variant=HOLDOUT_VARIANT)  # served control, analysed apart
         .values_list("variant")
         .annotate(n=Sum("exposed"))
         .order_by()

@@ -81,6 +81,7 @@ def results_page(
             ],
             "srm_text": num(report.srm_p_value, 3),
             "metrics": [_metric_view(m, report.options.alpha) for m in report.metrics],
+            "holdout": _holdout_view(report),
             "json_url": reverse(
                 "admin:django_experiments_experiment_results_json", args=[experiment.pk]
             )
@@ -116,6 +117,33 @@ def _summary_view(report: Report) -> list[dict[str, Any]]:
         }
         for line in report.summary()
     ]
+
+
+def _holdout_view(report: Report) -> dict[str, Any] | None:
+    held = report.holdout
+    if held is None:
+        return None
+    rows = []
+    for m in held.metrics:
+        binomial = m.kind == "binomial"
+        c = m.comparison
+        show = (lambda v: pct(v, 2)) if binomial else num
+        shift = (lambda v: pct(v, 2, signed=True)) if binomial else num
+        rows.append(
+            {
+                "label": m.label,
+                "holdout": show(m.holdout_mean),
+                "rest": show(m.rest_mean),
+                "difference": shift(c.difference),
+                "interval": (
+                    f"[{shift(c.ci_low)}, {shift(c.ci_high)}]" if c.ci_low is not None else "—"
+                ),
+                "lift": pct(c.lift, 1, signed=True),
+                "p_value": num(c.p_value, 3),
+                "significant": c.p_value is not None and c.p_value < report.options.alpha,
+            }
+        )
+    return {"exposed": held.exposed, "rest_exposed": held.rest_exposed, "rows": rows}
 
 
 def _metric_view(metric: Any, alpha: float) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 An event is one JSON-serialisable dict (docs/tracking.md, "Event schema"): ``id`` (uuid4),
 ``event``, ``experiment``, ``variant``, ``key``, optional ``migration_keys``, ``value``,
 ``properties``, ``timestamp``, ``phase`` (the experiment's phase number when it was built) and
-``forced`` (the variant was chosen by hand: ``glex_force`` or an explicit variant). Raw user ids
-never appear: ``key`` is the context's HMAC.
+``forced`` (the variant was chosen by hand: ``glex_force`` or an explicit variant) and
+``holdout`` (the context is in a holdout: control, analysed apart). Raw user ids never appear:
+``key`` is the context's HMAC.
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ def build_event(
         "timestamp": datetime.now(timezone.utc).isoformat(),
         "phase": definition.phase if definition is not None else None,
         "forced": experiment.decision.hand_picked,
+        "holdout": experiment.decision.held_out,
     }
     if "migration_keys" in signature:
         data["migration_keys"] = list(signature["migration_keys"])

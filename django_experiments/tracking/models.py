@@ -41,6 +41,9 @@ class TrackedEvent(models.Model):
     phase = models.PositiveIntegerField(null=True, blank=True)
     #: The variant came from ``glex_force`` or an explicit variant: stored, never analysed.
     forced = models.BooleanField(default=False)
+    #: The context was in a holdout (control in every experiment the holdout covers): results
+    #: compare it with everyone else, never inside the per-variant analysis.
+    holdout = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-timestamp"]

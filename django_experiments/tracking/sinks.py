@@ -109,6 +109,7 @@ class DatabaseSink(Sink):
             "received_at",
             "phase",
             "forced",
+            "holdout",
         }
     )
 
@@ -263,6 +264,7 @@ def _to_row(event: Mapping[str, Any]) -> dict[str, Any] | None:
             "phase": _phase(event.get("phase")),
             # Events from before producers sent the flag were never forced.
             "forced": event.get("forced") is True,
+            "holdout": event.get("holdout") is True,
         }
     except (KeyError, TypeError, ValueError):
         return None

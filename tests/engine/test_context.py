@@ -140,3 +140,24 @@ def test_hmac_sha256_matches_the_standard_library(secret: bytes) -> None:
 
     for message in (b"", b"3:cta5:actor4:ann", "ünï".encode() * 50):
         assert hmac_sha256(secret, message) == std_hmac.digest(secret, message, "sha256")
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"actor": "anon:abc"},
+        {"actor": 42},
+        {"actor": "u1", "project": 7, "flags": ["a", "b"]},
+        {1: "one", "b": {"nested": None}},
+        "bare value",
+        ("a", 1),
+    ],
+)
+def test_identity_material_is_what_key_for_hashes(values: Any) -> None:
+    """Namespaces hash the material key_for hashes (written out twice for speed)."""
+    from django_experiments.conf import settings as glex
+    from django_experiments.engine.context import hmac_sha256, identity_material
+
+    material = identity_material(values)
+    message = f"{len('cta')}:cta{material}".encode()
+    assert key_for("cta", values) == hmac_sha256(glex.context_key_secret, message)[:16].hex()

@@ -128,3 +128,56 @@ def test_flags() -> None:
     assert forced.overwrite and forced.hand_picked and not forced.excluded
     assert Decision("control", Reason.ONLY_ASSIGNED, False, False).excluded
     assert not Decision("b", Reason.ROLLOUT, True, True).hand_picked
+
+
+# --- holdouts and namespaces (steps 3a and 3b) --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("placement", "expected"),
+    [
+        (Reason.HOLDOUT, ("control", Reason.HOLDOUT, False, True)),
+        (Reason.NAMESPACE, ("control", Reason.NAMESPACE, False, False)),
+    ],
+)
+def test_placement_comes_after_forced_and_before_the_stored_variant(
+    placement: Reason, expected: tuple[Any, ...]
+) -> None:
+    decision = call(
+        definition(), stored="c", excluded=never, segment=never, rollout=never, placement=placement
+    )
+    assert tuple(decision) == expected
+    assert decision.held_out is (placement is Reason.HOLDOUT)
+    assert decision.excluded is (placement is Reason.NAMESPACE)
+    assert not needs_stored(definition(), "running", True, None, None, placement)
+    # Hand-picked variants still win (QA), and are flagged as such, not as held out.
+    forced = call(definition(), forced="b", placement=placement)
+    assert (forced.variant, forced.reason, forced.held_out) == ("b", Reason.FORCED, False)
+    explicit = call(definition(), explicit="c", placement=placement)
+    assert (explicit.variant, explicit.reason) == ("c", Reason.EXPLICIT)
+
+
+def test_a_held_out_context_is_not_tracked_when_the_visitor_asked_not_to_be() -> None:
+    decision = call(definition(), trackable=False, placement=Reason.HOLDOUT)
+    assert tuple(decision) == ("control", Reason.HOLDOUT, False, False)
+
+
+def test_placement_under_every_status() -> None:
+    holdout, namespace = Reason.HOLDOUT, Reason.NAMESPACE
+    concluded = definition("concluded", winner="b")
+    # Concluded: the holdout keeps control (it measures what shipped); the rest the winner.
+    assert tuple(call(concluded, placement=holdout)) == ("control", holdout, False, False)
+    assert call(concluded, placement=namespace).variant == "b"
+    # Paused: no stored variant for contexts outside the population.
+    paused = definition("paused")
+    assert tuple(call(paused, stored="b", placement=namespace)) == (
+        "control",
+        namespace,
+        False,
+        False,
+    )
+    assert tuple(call(paused, stored="b", placement=holdout)) == ("control", holdout, False, False)
+    assert not needs_stored(paused, "paused", False, None, None, holdout)
+    # Draft and disabled: control, as for everyone.
+    assert call(definition("draft"), placement=holdout).reason is Reason.NOT_RUNNING
+    assert call(definition(), enabled=False, placement=holdout).reason is Reason.DISABLED

@@ -51,9 +51,10 @@ def test_assignment_event_has_the_schema_and_no_raw_ids(make_experiment: Any) ->
         "timestamp",
         "phase",
         "forced",
+        "holdout",
     }
     # No phase yet: the test's transaction never commits, and phases are recorded on commit.
-    assert event["phase"] == 0 and event["forced"] is False
+    assert event["phase"] == 0 and event["forced"] is False and event["holdout"] is False
     assert uuid.UUID(event["id"]).version == 4
     assert event["event"] == "assignment"
     assert event["experiment"] == "cta"
@@ -328,3 +329,30 @@ def test_event_ids_are_valid_version_4_uuids() -> None:
         parsed = uuid.UUID(value)
         assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
         assert str(parsed) == value
+
+
+def test_a_held_out_exposure_is_flagged_and_stored_with_its_flag(make_experiment: Any) -> None:
+    from decimal import Decimal
+
+    from django_experiments.models import GlobalHoldout
+    from django_experiments.tracking.models import TrackedEvent
+    from django_experiments.tracking.sinks import DatabaseSink
+
+    make_experiment("cta")
+    GlobalHoldout.objects.create(percent=Decimal(100))
+    with activate(Scope(deferring=True)) as scope:
+        exp = experiment("cta", actor=User(4242))
+        exp.run()
+        exp.track("signup")
+    exposure, signup = scope.events
+    assert (exposure["variant"], exposure["holdout"], exposure["forced"]) == (
+        "control",
+        True,
+        False,
+    )
+    assert signup["holdout"] is True
+    DatabaseSink().send(scope.events)
+    assert list(TrackedEvent.objects.order_by("event").values_list("event", "holdout")) == [
+        ("assignment", True),
+        ("signup", True),
+    ]
