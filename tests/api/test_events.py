@@ -291,5 +291,6 @@ def test_an_event_posted_while_the_store_is_down_is_recorded(
     [row] = custom_events()
     assert row.variant == expected
     wrong = "candidate" if expected == "control" else "control"
-    claimed = post(client, {"events": [{"experiment": "cta", "event": "clicked", "variant": wrong}]})
+    wrong_event = {"experiment": "cta", "event": "clicked", "variant": wrong}
+    claimed = post(client, {"events": [wrong_event]})
     assert claimed.status_code == 400
