@@ -122,20 +122,28 @@ def ship(batch: Sequence[Event]) -> None:
 
 def _after_commit(callback: Callable[[], None]) -> None:
     """``callback`` once the current transaction commits, or now when there is none."""
-    try:
-        connection = transaction.get_connection()
-        if connection.in_atomic_block:
-            # robust: a hand-over problem must never break the request's other on_commit
-            # callbacks; handoff() already falls back to the outbox.
-            connection.on_commit(callback, robust=True)
-            return
-    except Exception:
-        # No usable database connection: there is no transaction to wait for, and tracking
-        # must not fail the caller.
-        logger.debug("No database connection to defer the hand-over to; now", exc_info=True)
+    connection = _open_transaction()
+    if connection is not None:
+        # robust: a hand-over problem must never break the request's other on_commit
+        # callbacks; handoff() already falls back to the outbox.
+        connection.on_commit(callback, robust=True)
+        return
     # Not in a transaction, decided without touching the database: ``on_commit`` would open a
     # connection (to read autocommit) in every thread that tracks.
     callback()
+
+
+def _open_transaction() -> Any:
+    """The default connection when it is inside a transaction, else None (decided without
+    connecting: ``on_commit`` would open a connection in every thread that tracks)."""
+    try:
+        connection = transaction.get_connection()
+        return connection if connection.in_atomic_block else None
+    except Exception:
+        # No usable database connection: there is no transaction to wait for, and tracking
+        # must not fail the caller.
+        logger.debug("No database connection to check for a transaction", exc_info=True)
+        return None
 
 
 def handoff(batch: Sequence[Event]) -> None:
@@ -169,11 +177,8 @@ def carry(scope: Scope) -> tuple[tuple[Any, ...], list[Event]] | None:
         return None
     if len(scope.events) > max(1, int(settings.TRACKING_BATCH_SIZE)):
         return None
-    try:
-        if transaction.get_connection().in_atomic_block:
-            return None
-    except Exception:
-        logger.debug("No database connection to check for a transaction", exc_info=True)
+    if _open_transaction() is not None:
+        return None
     batch = events_mod.first_in_window(scope.events)
     scope.events = []
     if not batch:

@@ -133,11 +133,7 @@ def release(redis: Any, token: str) -> int:
 
 def recover(redis: Any) -> int:
     """Put back the claims of drains that died (older than ``TRACKING_REDIS_VISIBILITY``)."""
-    return _recover(redis, *keys())
-
-
-def _recover(redis: Any, list_key: str, claims_key: str) -> int:
-    """Put back the claims of drains that died (older than the visibility timeout)."""
+    list_key, claims_key = keys()
     deadline = time.time() - float(settings.TRACKING_REDIS_VISIBILITY)
     recovered = 0
     for token, raw in redis.hgetall(claims_key).items():

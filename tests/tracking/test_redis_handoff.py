@@ -7,7 +7,7 @@ publishes. The broker-down and Redis-down cases use dead ports.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -87,7 +87,7 @@ def test_a_returning_visitor_pushes_its_events_in_one_command(
 
 
 def test_the_drain_ships_many_requests_in_one_task_to_a_real_worker(
-    handoff: Any, redis_broker: str, tracking_settings: Callable[..., None]
+    handoff: Any, redis_broker: str
 ) -> None:
     for _ in range(5):
         Client().get("/page/")
