@@ -1,14 +1,18 @@
 """The anonymous actor's signed cookie: read it, write it, delete it.
 
-The cookie holds a random id (uuid4 hex), never anything about the user. It is signed with a
-salt of its own, so a value copied from another signed cookie of the site does not validate,
-and a tampered or garbage value is simply treated as absent (then replaced when needed).
+The cookie holds a random id (uuid4 hex), never anything about the user, and one flag: ``.h``
+after the id once a variant of this visitor's was chosen by hand (an explicit or forced
+variant). The flag tells the engine that the visitor's stored variants may differ from the
+slot tables, so it reads them instead of predicting them (engine/assignments.py). It is signed
+with a salt of its own, so a value copied from another signed cookie of the site does not
+validate, and a tampered or garbage value is simply treated as absent (then replaced when
+needed).
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.core import signing
 from django.http import HttpRequest, HttpResponseBase
@@ -18,14 +22,27 @@ from django_experiments.conf import settings
 SALT = "django_experiments.anonymous_actor"
 
 _ID = re.compile(r"[0-9a-f]{32}")
+_VALUE = re.compile(r"([0-9a-f]{32})(\.h)?")
+HAND_PICKED_FLAG = ".h"
 
 
 def is_valid_id(value: str) -> bool:
     return bool(_ID.fullmatch(value))
 
 
-def read(request: HttpRequest) -> tuple[str | None, bool]:
-    """``(anonymous id, present but invalid)`` from the request's cookie.
+class Cookie(NamedTuple):
+    """What the request's cookie says."""
+
+    #: The visitor's id; None when there is no usable cookie.
+    anonymous_id: str | None
+    #: A cookie was sent but its value is tampered, expired or garbage.
+    invalid: bool
+    #: A variant of this visitor's was chosen by hand (see the module's docstring).
+    hand_picked: bool = False
+
+
+def read(request: HttpRequest) -> Cookie:
+    """The request's cookie.
 
     The signature's timestamp is checked against ``COOKIE_MAX_AGE``, so a cookie replayed past
     its lifetime is as good as absent.
@@ -33,14 +50,15 @@ def read(request: HttpRequest) -> tuple[str | None, bool]:
     name = settings.cookie_name
     raw = request.COOKIES.get(name)
     if raw is None:
-        return None, False
+        return Cookie(None, False)
     try:
         value = _signer(name).unsign(raw, max_age=settings.COOKIE_MAX_AGE)
     except Exception:  # a bad signature, an expired or garbage value: all as good as absent
         value = None
-    if value is None or not is_valid_id(value):
-        return None, True
-    return value, False
+    match = _VALUE.fullmatch(value) if value is not None else None
+    if match is None:
+        return Cookie(None, True)
+    return Cookie(match[1], False, match[2] is not None)
 
 
 def _signer(name: str) -> signing.TimestampSigner:
@@ -61,11 +79,12 @@ def _signer(name: str) -> signing.TimestampSigner:
 _signers: dict[tuple[int, str], Any] = {}
 
 
-def write(response: HttpResponseBase, anonymous_id: str) -> None:
+def write(response: HttpResponseBase, anonymous_id: str, hand_picked: bool = False) -> None:
     name = settings.cookie_name
+    value = anonymous_id + HAND_PICKED_FLAG if hand_picked else anonymous_id
     response.set_cookie(
         name,
-        _signer(name).sign(anonymous_id),
+        _signer(name).sign(value),
         max_age=settings.COOKIE_MAX_AGE,
         domain=settings.COOKIE_DOMAIN,
         secure=settings.COOKIE_SECURE,

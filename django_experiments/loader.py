@@ -27,7 +27,7 @@ def weights_of(treatments: Any) -> dict[str, str]:
 
 def load_from_db() -> dict[str, Definition]:
     """Build every definition from the DB (four queries: experiments with their winners and
-    namespaces, treatments, open phases, the global holdout)."""
+    namespaces, treatments, phases, the global holdout)."""
     from django.db.models import Prefetch
 
     from django_experiments.models import Experiment, Phase
@@ -37,8 +37,10 @@ def load_from_db() -> dict[str, Definition]:
             "treatments",
             Prefetch(
                 "phases",
-                queryset=Phase.objects.filter(ended_at__isnull=True).order_by("-number"),
-                to_attr="open_phases",
+                queryset=Phase.objects.only(
+                    "experiment_id", "number", "ended_at", "salt", "slot_table"
+                ).order_by("-number"),
+                to_attr="all_phases",
             ),
         )
     )
@@ -52,7 +54,8 @@ def load_from_db() -> dict[str, Definition]:
     out: dict[str, Definition] = {}
     for exp in experiments:
         treatments = list(exp.treatments.all())
-        phase = exp.open_phases[0] if exp.open_phases else None
+        open_phases = [p for p in exp.all_phases if p.ended_at is None]
+        phase = open_phases[0] if open_phases else None
         controls = [t.name for t in treatments if t.is_control]
         control = controls[0] if controls else (treatments[0].name if treatments else "control")
         fields: dict[str, Any] = {
@@ -71,8 +74,9 @@ def load_from_db() -> dict[str, Definition]:
             "population": populations.get(exp.pk),
         }
         try:
+            ranges = tuple(table_for(treatments, exp.salt, phase))
             out[exp.name] = Definition.build(
-                ranges=tuple(table_for(treatments, exp.salt, phase)), **fields
+                ranges=ranges, unchanged=stable_slots(ranges, exp.salt, exp.all_phases), **fields
             )
         except Exception:
             # One broken row (written around validation) must not take every experiment
@@ -104,6 +108,22 @@ def table_for(treatments: list[Any], salt: str, phase: Any) -> list[allocation.R
     # Changed weights, or a table naming a treatment that no longer exists: slots of unknown
     # owners are freed like any other, so the result is still a minimal move.
     return allocation.rebalance(old, counts, order)
+
+
+def stable_slots(current: tuple[allocation.Range, ...], salt: str, phases: list[Any]) -> bytes:
+    """The slots whose owner never changed across the experiment's phases (b"": none known).
+
+    Only when every phase used the current salt: after a re-randomisation a context's earlier
+    slot is another one, so nothing about its stored variant can be predicted. A corrupt or
+    missing phase table also predicts nothing.
+    """
+    if not phases or any(p.salt != salt for p in phases):
+        return b""
+    try:
+        tables = [allocation.validate_ranges(p.slot_table) for p in phases]
+    except ValueError:
+        return b""
+    return allocation.unchanged_slots(current, tables)
 
 
 #: Per DB connection (so per thread), the outermost atomic block that changed definitions.

@@ -134,13 +134,14 @@ async def _auser(request: HttpRequest) -> Any:
 
 def begin(request: HttpRequest) -> Scope:
     """Build the request's scope (without the staff check) and attach the helpers."""
-    anonymous_id, invalid = cookies.read(request)
+    cookie = cookies.read(request)
     scope = Scope(
         trackable=dnt.trackable(request),
         forced=force.requested(request),
-        anonymous_id=anonymous_id,
+        anonymous_id=cookie.anonymous_id,
+        hand_picked=cookie.hand_picked,
     )
-    if invalid:
+    if cookie.invalid:
         scope.extra[_INVALID_COOKIE] = True
     # close() writes a new visitor's assignments and ships the events before the response.
     scope.deferring = True
@@ -170,7 +171,10 @@ def _cookies(request: HttpRequest, response: HttpResponseBase, scope: Scope) -> 
     present = settings.cookie_name in request.COOKIES
     handed_over = scope.anonymous_resolved and not scope.anonymous_used
     if scope.new_anonymous_id is not None:
-        cookies.write(response, scope.new_anonymous_id)
+        cookies.write(response, scope.new_anonymous_id, scope.hand_picked)
+    elif scope.hand_picked_now and scope.anonymous_id is not None and not handed_over:
+        # A variant was chosen by hand for this visitor: from now on the cookie says so.
+        cookies.write(response, scope.anonymous_id, hand_picked=True)
     elif present and (handed_over or scope.extra.get(_INVALID_COOKIE)):
         cookies.delete(response)
     if scope.anonymous_used:

@@ -127,6 +127,41 @@ def lookup_table(ranges: Iterable[Range], order: Sequence[str]) -> bytes:
     return bytes(table)
 
 
+def unchanged_slots(current: Sequence[Range], earlier: Iterable[Sequence[Range]]) -> bytes:
+    """A ``SLOTS``-byte mask: 1 where every earlier table gave the slot to the same owner as
+    ``current`` (an unowned slot is its own owner), 0 where the owner ever differed.
+
+    A context on an unchanged slot was offered the same treatment in every phase, so (with a
+    deterministic rollout) what the store holds for it can only be that treatment.
+    """
+    mask = bytearray(b"\x01" * SLOTS)
+    for table in earlier:
+        for start, stop in _differences(current, table):
+            mask[start:stop] = bytes(stop - start)
+    return bytes(mask)
+
+
+def _differences(a: Sequence[Range], b: Sequence[Range]) -> list[tuple[int, int]]:
+    """The ``[start, stop)`` spans whose owner differs between tables ``a`` and ``b``."""
+    cuts = sorted({0, SLOTS, *(x for r in (*a, *b) for x in r[:2])})
+    out: list[tuple[int, int]] = []
+    for start, stop in zip(cuts, cuts[1:]):
+        if _owner(a, start) != _owner(b, start):
+            if out and out[-1][1] == start:
+                out[-1] = (out[-1][0], stop)
+            else:
+                out.append((start, stop))
+    return out
+
+
+def _owner(table: Sequence[Range], slot: int) -> str | None:
+    # Tables hold a few ranges per treatment: a scan is cheaper than building an index.
+    for start, stop, name in table:
+        if start <= slot < stop:
+            return name
+    return None
+
+
 def keyed_hasher(salt: bytes) -> Any:
     """The keyed hash state of a salt; ``slot_for`` copies it per context."""
     return hashlib.blake2b(key=salt[:64], digest_size=8)

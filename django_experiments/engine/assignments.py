@@ -9,7 +9,13 @@ Three cheap, synchronous rules keep round trips down without any background work
   cannot have anything stored: its reads are answered from the scope, and its assignments are
   written together by :func:`write_pending`, one pipelined set-if-absent, which the middleware
   calls before the response (and so before the cookie that reveals the id) leaves.
-* A returning context reads and, if new, claims its variant in one round trip
+* A returning anonymous visitor (the cookie's id) needs no read where the store can only hold
+  what the slot table says: a deterministic rollout, no rules, a slot whose owner never
+  changed in any phase (``Definition.unchanged``), and no variant of theirs chosen by hand
+  (``Scope.hand_picked``, which the cookie remembers). Such a *predictable* claim is queued
+  like a new visitor's and written by the same set-if-absent pipeline: a no-op when it is
+  already stored, the first write of an experiment the visitor had not seen yet otherwise.
+* Any other context reads and, if new, claims its variant in one round trip
   (:meth:`Store.claim`).
 * :func:`prefetch` reads several experiments for one context in one round trip, on request.
 """
@@ -37,6 +43,32 @@ def fresh_scope(context: Context) -> Scope | None:
     return scope
 
 
+def predictable_scope(context: Context) -> Scope | None:
+    """The scope, when ``context`` is its returning anonymous visitor (the cookie's id) and
+    the scope's shell will write pending assignments; None when hand-picked variants (or
+    anything but that visitor's own context) make the store's content unknowable."""
+    scope = context.scope
+    if scope is None or scope.anonymous_id is None or scope.hand_picked or not scope.deferring:
+        return None
+    if context.sticky_to is not None or context.migration_keys:
+        return None
+    if context.value.get("actor") != anonymous_identity(scope.anonymous_id):
+        return None
+    return scope
+
+
+def _own_anonymous(context: Context) -> Scope | None:
+    """The scope, when ``context`` is the anonymous actor of its scope (new or returning)."""
+    scope = context.scope
+    if scope is None or context.sticky_to is not None:
+        return None
+    actor = context.value.get("actor")
+    for anonymous_id in (scope.anonymous_id, scope.new_anonymous_id):
+        if anonymous_id is not None and actor == anonymous_identity(anonymous_id):
+            return scope
+    return None
+
+
 def read(store: Store, name: str, context: Context) -> str | None:
     """The stored variant (a migration key's value moves to the context's key)."""
     field = (name, context.key)
@@ -48,8 +80,15 @@ def read(store: Store, name: str, context: Context) -> str | None:
     return store.get(name, context.key, context.migration_keys)
 
 
-def claim(store: Store, name: str, context: Context, variant: str) -> tuple[str, bool]:
-    """Store ``variant`` unless something is stored; ``(stored variant, stored now)``."""
+def claim(
+    store: Store, name: str, context: Context, variant: str, predictable: bool = False
+) -> tuple[str, bool]:
+    """Store ``variant`` unless something is stored; ``(stored variant, stored now)``.
+
+    ``predictable``: the store can only hold ``variant`` for this context if it holds
+    anything (see the module's docstring); for the scope's returning visitor the write then
+    waits for the end of the scope, and no read is made.
+    """
     field = (name, context.key)
     scope = context.scope
     if scope is not None:
@@ -57,6 +96,8 @@ def claim(store: Store, name: str, context: Context, variant: str) -> tuple[str,
         if known is not None:
             return known, False
     fresh = fresh_scope(context)
+    if fresh is None and predictable:
+        fresh = predictable_scope(context)
     if fresh is not None:
         # Nobody else knows this id yet: the write can wait for the end of the scope.
         fresh.known[field] = variant
@@ -70,13 +111,17 @@ def claim(store: Store, name: str, context: Context, variant: str) -> tuple[str,
 
 def overwrite(store: Store, name: str, context: Context, variant: str) -> None:
     """Store ``variant`` whatever was stored (explicit and forced variants)."""
+    own = _own_anonymous(context)
+    if own is not None and not own.hand_picked:
+        # From now on this visitor's stored variants may differ from the slot tables: the
+        # cookie says so, and their claims are no longer predicted.
+        own.hand_picked = own.hand_picked_now = True
     scope = context.scope
     if scope is not None:
         scope.known[(name, context.key)] = variant
-        fresh = fresh_scope(context)
-        if fresh is not None:
+        if scope.pending:
             # The pending write is set-if-absent: drop an earlier pending value for this field.
-            fresh.pending = [p for p in fresh.pending if (p[1], p[2]) != (name, context.key)]
+            scope.pending = [p for p in scope.pending if (p[1], p[2]) != (name, context.key)]
     store.set(name, context.key, variant)
 
 

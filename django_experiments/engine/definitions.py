@@ -66,6 +66,10 @@ class Definition:
     variants: Mapping[str, Variant] = field(default_factory=dict, compare=False, repr=False)
     #: The salt's keyed hash state (allocation.keyed_hasher), copied per context.
     hasher: Any = field(default=None, compare=False, repr=False)
+    #: ``allocation.unchanged_slots`` over every phase with this salt (b"": unknown). On a
+    #: slot marked 1 the store can only hold the table's owner, so the claim's outcome is
+    #: known without asking (engine/assignments.py, "predictable claims").
+    unchanged: bytes = field(default=b"", compare=False, repr=False)
 
     @classmethod
     def build(cls, **kwargs: Any) -> Definition:
@@ -89,13 +93,20 @@ class Definition:
     def variant_names(self) -> list[str]:
         return [t.name for t in self.treatments]
 
-    def treatment_for_key(self, key: str) -> TreatmentDef | None:
-        """The slot table's owner of this context key's slot (None if every weight is 0)."""
-        # allocation.slot_for, inlined: this runs once per resolution.
+    def slot_for_key(self, key: str) -> int:
+        """This context key's slot (allocation.slot_for, inlined: it runs per resolution)."""
         hasher = self.hasher.copy()
         hasher.update(key.encode())
-        index = self.table[int.from_bytes(hasher.digest(), "big") % allocation.SLOTS]
+        return int.from_bytes(hasher.digest(), "big") % allocation.SLOTS
+
+    def treatment_at(self, slot: int) -> TreatmentDef | None:
+        """The slot table's owner of ``slot`` (None if every weight is 0)."""
+        index = self.table[slot]
         return None if index == 255 else self.treatments[index]
+
+    def treatment_for_key(self, key: str) -> TreatmentDef | None:
+        """The slot table's owner of this context key's slot (None if every weight is 0)."""
+        return self.treatment_at(self.slot_for_key(key))
 
     def effective_shares(self) -> dict[str, float]:
         counts = {t.name: 0 for t in self.treatments}

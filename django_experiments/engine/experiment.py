@@ -93,6 +93,7 @@ class _Resolution:
         "choice",
         "store",
         "rollout",
+        "slot",
     )
 
     def __init__(self, name: str, base_name: str, context: Context) -> None:
@@ -110,6 +111,8 @@ class _Resolution:
         # Looked up once per resolution: each lookup reads settings.
         self.store: Store | None = None
         self.rollout: Rollout | None = None
+        #: The context's slot in the definition's table, once hashed (-1: not yet).
+        self.slot = -1
 
     def fork(self) -> _Resolution:
         """A private copy that has not resolved yet (same context and definition)."""
@@ -120,6 +123,7 @@ class _Resolution:
         other.enabled = self.enabled
         other.store = self.store
         other.rollout = self.rollout
+        other.slot = self.slot
         return other
 
 
@@ -451,10 +455,16 @@ class Experiment:
         if needs_stored(definition, status, enabled, explicit, forced, placement):
             raw: str | None
             if plain and status == RUNNING and not context.only_assigned:
+                predictable = False
                 if type(rollout) is Percent and rollout.distribution is None:
                     # The default rollout, inlined: the admin's slot table.
-                    treatment = definition.treatment_for_key(context.key)
+                    slot = state.slot
+                    if slot < 0:
+                        slot = state.slot = definition.slot_for_key(context.key)
+                    treatment = definition.treatment_at(slot)
                     choice = None if treatment is None else treatment.name
+                    unchanged = definition.unchanged
+                    predictable = bool(unchanged) and unchanged[slot] == 1
                 else:
                     choice = rollout.resolve(self)
                 if choice is None or choice not in by_name:
@@ -463,7 +473,7 @@ class Experiment:
                 if type(state.store) is NullStore:  # nothing sticks: the table decides
                     raw, claimed = choice, True
                 else:  # also builds the store (a failure there is a store failure)
-                    raw, claimed = self._claim(choice)
+                    raw, claimed = self._claim(choice, predictable)
             else:
                 raw, readable = self._read()
                 if not readable and context.only_assigned:
@@ -521,6 +531,31 @@ class Experiment:
             choice = state.choice = self._rollout_choice()
         return choice  # type: ignore[return-value]  # a str or None once drawn
 
+    def _predictable(self) -> bool:
+        """Whether resolving will need no read: the default rollout on an unchanged slot for
+        the scope's returning visitor (a predictable claim, engine/assignments.py). The
+        explicit multi-read skips these."""
+        state = self._state
+        definition = state.definition if state.loaded else self.definition
+        if definition is None or not definition.unchanged or state.stub is not None:
+            return False
+        if definition.status != RUNNING or self._explicit is not None or self._segments:
+            return False
+        cls = type(self)
+        if cls._has_rules or cls._enabled_override is not None or self._excludes:
+            return False
+        rollout = self._rollout()
+        if type(rollout) is not Percent or rollout.distribution is not None:
+            return False
+        context = self.context
+        scope = assignments.predictable_scope(context)
+        if scope is None or context.only_assigned or self.name in scope.forced:
+            return False
+        slot = state.slot
+        if slot < 0:
+            slot = state.slot = definition.slot_for_key(context.key)
+        return definition.unchanged[slot] == 1
+
     def _read(self) -> tuple[str | None, bool]:
         """The stored variant, and False when the store could not be read."""
         definition = self._state.definition
@@ -531,14 +566,16 @@ class Experiment:
             _store_failed("read")
             return None, False
 
-    def _claim(self, variant: str) -> tuple[str, bool]:
+    def _claim(self, variant: str, predictable: bool = False) -> tuple[str, bool]:
         definition = self._state.definition
         assert definition is not None
         try:
             store = self._store()
             if type(store) is NullStore:  # nothing sticks: the table decides
                 return variant, True
-            return assignments.claim(store, definition.store_name, self.context, variant)
+            return assignments.claim(
+                store, definition.store_name, self.context, variant, predictable
+            )
         except Exception:
             _store_failed("write")
             return variant, True

@@ -171,6 +171,8 @@ def prefetch(names: Iterable[str], /, *, scope: Scope | None = None, **context: 
             continue
         if exp._store() is not store:  # a stub's or a class's own store: read it there
             continue
+        if exp._predictable():  # the store can only hold the table's variant: no read
+            continue
         fields.append((definition.store_name, exp.context))
     try:
         return assignments.prefetch(store, scope, fields)

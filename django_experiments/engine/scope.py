@@ -37,6 +37,12 @@ class Scope:
     anonymous_id: str | None = None
     #: Set when an anonymous actor was needed and no cookie existed: the response writes it.
     new_anonymous_id: str | None = None
+    #: True when one of the anonymous actor's stored variants was chosen by hand (an explicit
+    #: or forced variant, in this or an earlier request: the cookie remembers it), so it may
+    #: differ from the slot table: that visitor's claims are never predicted.
+    hand_picked: bool = False
+    #: True when that happened in this scope: the response re-issues the cookie to say so.
+    hand_picked_now: bool = False
     #: The anonymous id of a visitor who logged in during this request (without the prefix):
     #: experiments resolved later in the request carry its key in ``migration_keys``.
     previous_anonymous_id: str | None = None

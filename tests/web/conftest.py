@@ -48,7 +48,8 @@ def cookie_id(client: Any) -> str | None:
     request = HttpRequest()
     request.COOKIES = {exp_settings.cookie_name: morsel.value}
     value = request.get_signed_cookie(exp_settings.cookie_name, None, salt=cookies.SALT)
-    return None if value is None else str(value)
+    # The id, without the hand-picked flag (cookies.py).
+    return None if value is None else str(value).removesuffix(cookies.HAND_PICKED_FLAG)
 
 
 def stored(name: str, actor: Any) -> str | None:
