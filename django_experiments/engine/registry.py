@@ -163,6 +163,9 @@ def prefetch(names: Iterable[str], /, *, scope: Scope | None = None, **context: 
     store = get_store()
     if type(store) is NullStore:  # nothing is stored: nothing to read
         return 0
+    if context == {"actor": None} and scope.anonymous_id is None and scope.deferring:
+        # A new visitor (the id is minted in this scope): nothing of theirs can be stored.
+        return 0
     fields = []
     for name in names:
         exp = experiment(name, scope=scope, **context)

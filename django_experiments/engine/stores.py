@@ -19,6 +19,7 @@ from django.utils.module_loading import import_string
 from redis.exceptions import NoScriptError
 
 from django_experiments.conf import settings
+from django_experiments.engine.redis_wire import round_trip
 
 logger = logging.getLogger("django_experiments")
 
@@ -222,11 +223,9 @@ class RedisHashStore(Store):
             return client.eval(_GET_OR_SET_LUA, *args)
 
     def get_many(self, fields: Sequence[tuple[str, str]]) -> list[str | None]:
-        """One pipelined round trip of HGETs."""
-        pipe = self.client.pipeline(transaction=False)
-        for experiment, key in fields:
-            pipe.hget(self.hash_key(experiment, key), key)
-        return [_text(raw) for raw in pipe.execute()]
+        """One round trip of HGETs."""
+        commands = [("HGET", self.hash_key(experiment, key), key) for experiment, key in fields]
+        return [_text(raw) for raw in round_trip(self.client, commands)]
 
     def put_many(
         self, entries: Iterable[tuple[str, str, str]], extra: Sequence[Sequence[Any]] = ()
@@ -241,16 +240,14 @@ class RedisHashStore(Store):
             grouped.setdefault(self.hash_key(experiment, key), []).extend((key, variant))
         if not grouped and not extra:
             return
-        pipe = self.client.pipeline(transaction=False)
-        for command in extra:
-            pipe.execute_command(*command)
+        commands: list[Sequence[Any]] = list(extra)
         for hash_key, pairs in grouped.items():
             if len(pairs) == 2:
-                pipe.hsetnx(hash_key, *pairs)
+                commands.append(("HSETNX", hash_key, *pairs))
             else:
                 # One command for many fields: far less client-side packing than N HSETNX.
-                pipe.eval(_PUT_MANY_LUA, 1, hash_key, *pairs)
-        pipe.execute()
+                commands.append(("EVAL", _PUT_MANY_LUA, 1, hash_key, *pairs))
+        round_trip(self.client, commands)
 
     def delete(self, experiment: str, key: str) -> None:
         self.client.hdel(self.hash_key(experiment, key), key)

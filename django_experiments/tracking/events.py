@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 from django.core.cache import caches
 
 from django_experiments.conf import settings
+from django_experiments.engine.decision import HAND_PICKED, Reason
+from django_experiments.engine.redis_wire import round_trip
 
 if TYPE_CHECKING:
     from django_experiments.engine.experiment import Experiment
@@ -100,23 +102,40 @@ def build_event(
     experiment: Experiment, event: str, value: Any = None, properties: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """One schema event for ``experiment``'s context; raises InvalidEventError on bad input."""
-    signature = experiment.context.signature
+    if event != ASSIGNMENT or value is not None or properties:
+        return _event(
+            experiment,
+            validate_name(event),
+            validate_value(value),
+            validate_properties({} if properties is None else properties),
+        )
+    return _event(experiment, ASSIGNMENT, None, {})
+
+
+def _event(
+    experiment: Experiment, event: str, value: float | int | None, properties: dict[str, Any]
+) -> dict[str, Any]:
+    # Valid input only: an exposure (the common event, five on a page of five experiments)
+    # skips the validators above.
+    decision = experiment.decision
     definition = experiment.definition
+    context = experiment.context
     data: dict[str, Any] = {
         "id": new_event_id(),
-        "event": validate_name(event),
+        "event": event,
         "experiment": experiment.name,
-        "variant": experiment.decision.variant,
-        "key": signature["key"],
-        "value": validate_value(value),
-        "properties": validate_properties({} if properties is None else properties),
+        "variant": decision.variant,
+        "key": context.key,
+        "value": value,
+        "properties": properties,
         "timestamp": datetime.now(timezone.utc).isoformat(),
         "phase": definition.phase if definition is not None else None,
-        "forced": experiment.decision.hand_picked,
-        "holdout": experiment.decision.held_out,
+        "forced": decision.reason in HAND_PICKED,
+        "holdout": decision.reason is Reason.HOLDOUT,
     }
-    if "migration_keys" in signature:
-        data["migration_keys"] = list(signature["migration_keys"])
+    migration_keys = context.migration_keys
+    if migration_keys:
+        data["migration_keys"] = list(migration_keys)
     return data
 
 
@@ -156,7 +175,7 @@ def first_in_window(batch: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
 def _add_many(alias: str, keys: list[str], timeout: int) -> list[bool]:
     """``cache.add`` for each key (True: added now, i.e. first in the window), in order.
 
-    On django-redis's default client, one pipeline of ``SET NX EX`` (a value ``add`` would
+    On django-redis's default client, one round trip of ``SET NX EX`` (a value ``add`` would
     have written, under the key ``add`` would have used); on other caches, ``add`` per key.
     """
     cache = caches[alias]
@@ -164,10 +183,10 @@ def _add_many(alias: str, keys: list[str], timeout: int) -> list[bool]:
     if client is None:
         # None (not False) is what a cache that ignores its errors returns: keep the event.
         return [cache.add(key, 1, timeout) is not False for key in keys]
-    pipe = client.get_client(write=True).pipeline(transaction=False)
-    for key in keys:
-        pipe.set(client.make_key(key), client.encode(1), nx=True, ex=timeout)
-    return [bool(added) for added in pipe.execute()]
+    one = client.encode(1)
+    commands = [("SET", client.make_key(key), one, "NX", "EX", timeout) for key in keys]
+    # SET NX replies OK when it set the key, nil when the key existed.
+    return [added is not None for added in round_trip(client.get_client(write=True), commands)]
 
 
 def _django_redis_client(cache: Any) -> Any:

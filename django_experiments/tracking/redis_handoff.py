@@ -30,6 +30,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from django_experiments.conf import settings
+from django_experiments.engine.redis_wire import round_trip
 
 logger = logging.getLogger("django_experiments.tracking")
 
@@ -97,7 +98,7 @@ def command(batch: Sequence[Event]) -> tuple[str, str, str]:
 
 def push(batch: Sequence[Event]) -> None:
     """Hand ``batch`` over in its own round trip; raises when Redis does not take it."""
-    client().execute_command(*command(batch))
+    round_trip(client(), [command(batch)])
 
 
 def pending() -> int:
