@@ -27,7 +27,7 @@ NON_NEGATIVE = (
     "EVENT_MAX_BODY_BYTES",
     "TRACKING_REDIS_VISIBILITY",
 )
-HANDOFF_CHOICES = ("broker", "redis")
+HANDOFF_CHOICES = ("auto", "broker", "redis")
 MIDDLEWARE = "django_experiments.middleware.ExperimentMiddleware"
 AUTH_MIDDLEWARE = "django.contrib.auth.middleware.AuthenticationMiddleware"
 
@@ -477,8 +477,12 @@ def _check_handoff(user: dict[str, Any], caches: dict[str, Any]) -> list[checks.
                 f"{HANDOFF_CHOICES}.",
             )
         ]
-    if handoff != "redis":
+    store = user.get("STORE", DEFAULTS["STORE"])
+    if handoff == "broker" or (handoff == "auto" and store != "redis"):
         return []
+    messages = _check_drain_scheduled(handoff)
+    if handoff == "auto" and not user.get("TRACKING_REDIS_ALIAS"):
+        return messages  # the Redis store's own alias: E006 reports it if it is unusable
     alias = user.get("TRACKING_REDIS_ALIAS") or user.get("STORE_ALIAS", DEFAULTS["STORE_ALIAS"])
     if not isinstance(alias, str):
         return []
@@ -495,4 +499,45 @@ def _check_handoff(user: dict[str, Any], caches: dict[str, Any]) -> list[checks.
                 "'django_redis.cache.RedisCache' alias, or use the 'broker' hand-off.",
             )
         ]
-    return []
+    return messages
+
+
+DRAIN_TASK = "django_experiments.tracking.drain_outbox"
+
+
+def _check_drain_scheduled(handoff: str) -> list[checks.CheckMessage]:
+    """W011: the Redis list is only moved to the broker by ``drain_outbox``; without a beat
+    entry for it (and without eager Celery, which delivers inline) events wait in Redis."""
+    try:
+        from celery._state import get_current_app
+
+        conf = get_current_app().conf
+        eager = bool(conf.task_always_eager)
+        schedules = [conf.beat_schedule or {}]
+    except Exception:
+        eager, schedules = False, []
+    eager = eager or bool(getattr(django_settings, "CELERY_TASK_ALWAYS_EAGER", False))
+    schedules.append(getattr(django_settings, "CELERY_BEAT_SCHEDULE", None) or {})
+    if eager:
+        return []
+    for schedule in schedules:
+        if isinstance(schedule, dict) and any(
+            isinstance(entry, dict) and entry.get("task") == DRAIN_TASK
+            for entry in schedule.values()
+        ):
+            return []
+    reason = (
+        "TRACKING_HANDOFF 'auto' with the Redis store"
+        if handoff == "auto"
+        else "TRACKING_HANDOFF 'redis'"
+    )
+    return [
+        _error(
+            "W011",
+            f"{reason} hands events to a Redis list that only the {DRAIN_TASK} task moves to "
+            "the broker, and no Celery beat entry runs it: events wait in Redis.",
+            f"Add CELERY_BEAT_SCHEDULE = {{'django-experiments-drain': {{'task': "
+            f"'{DRAIN_TASK}', 'schedule': 2.0}}}} (or run `manage.py drain_outbox` from cron and "
+            "silence this check), or set TRACKING_HANDOFF = 'broker'.",
+        )
+    ]

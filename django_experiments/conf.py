@@ -61,10 +61,11 @@ DEFAULTS: dict[str, Any] = {
     "TRACKING_ENQUEUE_RETRIES": 1,
     # Celery queue for delivery tasks (None: the app's default queue).
     "TRACKING_QUEUE": None,
-    # Where a request hands its events over: "broker" (one Celery publish per request) or
-    # "redis" (a Redis list, in the same pipeline as the new visitor's assignments; the
-    # drain_outbox task moves the list to the broker). docs/tracking.md, "Hand-off".
-    "TRACKING_HANDOFF": "broker",
+    # Where a request hands its events over: "broker" (one Celery publish per request),
+    # "redis" (a Redis list, in the same round trip as the request's assignment writes; the
+    # drain_outbox task moves the list to the broker), or "auto" ("redis" with the Redis
+    # store, "broker" otherwise). docs/tracking.md, "Hand-off".
+    "TRACKING_HANDOFF": "auto",
     # django-redis cache alias of the "redis" hand-off's list (None: STORE_ALIAS).
     "TRACKING_REDIS_ALIAS": None,
     "TRACKING_REDIS_KEY": "glex:events",

@@ -197,6 +197,36 @@ def test_e032_redis_handoff_needs_a_django_redis_alias(settings: Any) -> None:
     assert _ids(settings, on_store) == []
 
 
+def test_auto_handoff_is_checked_only_with_the_redis_store(settings: Any) -> None:
+    assert _ids(settings, {"TRACKING_HANDOFF": "auto"}) == []
+    on_store = {"TRACKING_HANDOFF": "auto", "STORE": "redis", "STORE_ALIAS": "redis"}
+    assert _ids(settings, on_store) == []
+    # An explicit list alias must be django-redis; a bad store alias is E006's alone.
+    bad_list = {**on_store, "TRACKING_REDIS_ALIAS": "default"}
+    assert _ids(settings, bad_list) == ["django_experiments.E032"]
+
+
+def test_w011_the_redis_list_needs_a_scheduled_drain(settings: Any) -> None:
+    from tests.celery_apps import make_app, use_app
+
+    on_store = {"STORE": "redis", "STORE_ALIAS": "redis"}
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BEAT_SCHEDULE = {}
+    with use_app(make_app("memory://", eager=False)):
+        assert _ids(settings, on_store) == ["django_experiments.W011"]
+        assert _ids(settings, {**on_store, "TRACKING_HANDOFF": "broker"}) == []
+        redis_list = {"TRACKING_HANDOFF": "redis", "TRACKING_REDIS_ALIAS": "redis"}
+        assert _ids(settings, redis_list) == ["django_experiments.W011"]
+        settings.CELERY_BEAT_SCHEDULE = {
+            "drain": {"task": "django_experiments.tracking.drain_outbox", "schedule": 2.0}
+        }
+        assert _ids(settings, on_store) == []
+    # Eager Celery delivers inline: the list is not used at all.
+    settings.CELERY_BEAT_SCHEDULE = {}
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    assert _ids(settings, on_store) == []
+
+
 def test_e011_visibility_timeout_must_not_be_negative(settings: Any) -> None:
     assert _ids(settings, {"TRACKING_REDIS_VISIBILITY": -1}) == ["django_experiments.E011"]
 

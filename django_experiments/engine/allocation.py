@@ -145,7 +145,7 @@ def _differences(a: Sequence[Range], b: Sequence[Range]) -> list[tuple[int, int]
     """The ``[start, stop)`` spans whose owner differs between tables ``a`` and ``b``."""
     cuts = sorted({0, SLOTS, *(x for r in (*a, *b) for x in r[:2])})
     out: list[tuple[int, int]] = []
-    for start, stop in zip(cuts, cuts[1:]):
+    for start, stop in zip(cuts, cuts[1:], strict=False):
         if _owner(a, start) != _owner(b, start):
             if out and out[-1][1] == start:
                 out[-1] = (out[-1][0], stop)

@@ -60,13 +60,21 @@ return #items
 """
 
 
+def configured() -> bool:
+    """Whether the settings choose the Redis list: ``"redis"``, or ``"auto"`` with the Redis
+    store (its django-redis alias is then the list's, unless TRACKING_REDIS_ALIAS says
+    otherwise). The drain moves the list whenever this is true."""
+    handoff = settings.TRACKING_HANDOFF
+    return handoff == "redis" or (handoff == "auto" and settings.STORE == "redis")
+
+
 def enabled() -> bool:
     """Whether requests hand events to the Redis list.
 
     Not under eager Celery (the demo, tests without a broker): no drain runs there, so events
     are delivered inline as the "broker" hand-off does.
     """
-    return settings.TRACKING_HANDOFF == "redis" and not _eager()
+    return configured() and not _eager()
 
 
 def _eager() -> bool:

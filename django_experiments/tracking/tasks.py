@@ -12,7 +12,7 @@ from typing import Any
 
 from celery import shared_task
 
-from django_experiments.conf import settings
+from django_experiments.tracking import redis_handoff
 from django_experiments.tracking.delivery import deliver_batch
 from django_experiments.tracking.outbox import drain, drain_redis
 
@@ -43,6 +43,6 @@ def deliver(
 def drain_outbox(limit: int = 1000) -> int:
     """Re-publish due outbox batches and, with the "redis" hand-off, move its list to the
     broker; returns how many batches left the outbox."""
-    if settings.TRACKING_HANDOFF == "redis":
+    if redis_handoff.configured():
         drain_redis()
     return drain(limit).drained

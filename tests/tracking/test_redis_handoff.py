@@ -195,3 +195,14 @@ def test_eager_celery_delivers_inline(
     Client().get("/page/")
     assert TrackedEvent.objects.count() == 3
     assert handed_over(redis_store) == []
+
+
+def test_auto_uses_the_list_with_the_redis_store_only(redis_store: Any, settings: Any) -> None:
+    settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "TRACKING_HANDOFF": "auto"}
+    with use_app(make_app(DEAD_BROKER)):
+        assert redis_handoff.configured() and redis_handoff.enabled()
+        settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "STORE": "cache"}
+        assert not redis_handoff.configured() and not redis_handoff.enabled()
+    settings.DJANGO_EXPERIMENTS = {**settings.DJANGO_EXPERIMENTS, "STORE": "redis"}
+    # Under eager Celery nothing drains the list: events are delivered inline instead.
+    assert redis_handoff.configured() and not redis_handoff.enabled()

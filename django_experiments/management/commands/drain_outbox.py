@@ -28,8 +28,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        from django_experiments.conf import settings
-        from django_experiments.tracking import flush
+        from django_experiments.tracking import flush, redis_handoff
         from django_experiments.tracking.outbox import drain, drain_redis
 
         if options["limit"] < 1:
@@ -37,7 +36,7 @@ class Command(BaseCommand):
         if options["flush"]:
             flush()
         broker_down = False
-        if settings.TRACKING_HANDOFF == "redis":
+        if redis_handoff.configured():
             moved = drain_redis(inline=options["inline"])
             broker_down = moved.broker_down
             self.stdout.write(
