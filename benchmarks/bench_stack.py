@@ -51,10 +51,10 @@ WARM_UP_SECONDS = 1  # wrk takes whole seconds
 SERVERS: dict[str, dict[str, str]] = {
     "redis": {"BENCH_STACK_CONTENDER": "glex", "BENCH_STACK_STORE": "redis"},
     "none": {"BENCH_STACK_CONTENDER": "glex", "BENCH_STACK_STORE": "none"},
-    "redis_handoff": {
+    "redis_broker": {
         "BENCH_STACK_CONTENDER": "glex",
         "BENCH_STACK_STORE": "redis",
-        "BENCH_STACK_HANDOFF": "redis",
+        "BENCH_STACK_HANDOFF": "broker",
     },
     "none_handoff": {
         "BENCH_STACK_CONTENDER": "glex",
@@ -77,7 +77,7 @@ class Contender:
 CONTENDERS: dict[str, Contender] = {
     "redis": Contender("redis", "/bench/experiments/"),
     "none": Contender("none", "/bench/experiments/"),
-    "redis_handoff": Contender("redis_handoff", "/bench/experiments/"),
+    "redis_broker": Contender("redis_broker", "/bench/experiments/"),
     "none_handoff": Contender("none_handoff", "/bench/experiments/"),
     stack_rows.NO_EVENTS: Contender("none", "/bench/experiments/", "DNT: 1"),
     "waffle": Contender("waffle", "/bench/waffle/"),
@@ -266,11 +266,11 @@ def _safe(url: str) -> str:
 def _order(round_no: int) -> list[Key]:
     """Every target once; one page and visitor kind together, contenders rotated per round."""
     out: list[Key] = []
-    contenders = [*stack_rows.OURS, *stack_rows.PEERS]
+    contenders = [*stack_rows.OURS, *stack_rows.PEERS, stack_rows.NO_EVENTS]
     shift = round_no % len(contenders)
     rotated = contenders[shift:] + contenders[:shift]
     for page in stack_rows.PAGES:
-        out += [(PLAIN, page, "new"), (stack_rows.NO_EVENTS, page, "new")]
+        out.append((PLAIN, page, "new"))
         for visitor in stack_rows.VISITORS:
             out += [(contender, page, visitor) for contender in rotated]
     return out
@@ -352,11 +352,7 @@ def run(report: Report, quick: bool, rtt_us: float | None = None) -> dict[Key, W
             report.not_run("4", OPERATION, BUDGET, f"Redis at {redis_url}: {exc}")
             return None
         with _servers(env, workdir, cores) as servers:
-            cookies = {
-                n: probe(servers[c.server].base, n)
-                for n, c in CONTENDERS.items()
-                if n != stack_rows.NO_EVENTS  # measured for new visitors only
-            }
+            cookies = {n: probe(servers[c.server].base, n) for n, c in CONTENDERS.items()}
 
             def measure(key: Key, seconds: int) -> WrkResult:
                 contender, page, visitor = key
@@ -368,7 +364,7 @@ def run(report: Report, quick: bool, rtt_us: float | None = None) -> dict[Key, W
                 url = server.base + page_path(contender, page)
                 result = wrk.run(url, connections, seconds, cookie, header)
                 after = proc_cpu.cpu_seconds(workers)
-                if contender.endswith("_handoff"):
+                if contender in stack_rows.OURS:
                     # No drain runs: keep Redis's memory flat between measurements.
                     _clear_store(redis_url, match="*glexstack-events*")
                 if before is None or after is None or not result.requests or not workers:
@@ -396,8 +392,13 @@ def run(report: Report, quick: bool, rtt_us: float | None = None) -> dict[Key, W
     for row in stack_rows.rows(results):
         report.add(row)
     tracking = (
-        f"This project's events go to a real broker ({_safe(broker_url)}, a queue of the run's "
-        "own that no worker consumes, deleted afterwards), published on the request thread."
+        "This project's events are handed over on the request thread as configured: with the "
+        "Redis store by default (TRACKING_HANDOFF 'auto') and with the 'redis' hand-off, to a "
+        "Redis list in the round trip that writes the request's assignments (no drain runs "
+        "during the benchmark; the list is deleted after each measurement); with STORE 'none' "
+        "by default and with the 'broker' hand-off, to a real broker "
+        f"({_safe(broker_url)}, a queue of the run's own that no worker consumes, deleted "
+        "afterwards)."
         if broker_problem is None
         else f"No broker ({broker_problem}): this project's events went to Celery eager, in "
         "memory, which runs the delivery task inside each request (costlier than a publish)."

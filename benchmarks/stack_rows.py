@@ -15,10 +15,12 @@ PAGES = ("trivial", "realistic")
 VISITORS = ("new", "returning")
 #: This project's configurations (the contenders with budgets).
 OURS = {
+    # The defaults: TRACKING_HANDOFF "auto" is the Redis list with the Redis store and the
+    # broker with STORE "none" (docs/tracking.md, "Hand-off").
     "redis": "Redis store",
     "none": "STORE 'none'",
-    # The same two stores with TRACKING_HANDOFF "redis" (docs/tracking.md, "Hand-off").
-    "redis_handoff": "Redis store, 'redis' hand-off",
+    # Each store with the other hand-off.
+    "redis_broker": "Redis store, 'broker' hand-off",
     "none_handoff": "STORE 'none', 'redis' hand-off",
 }
 #: The references each configuration is compared with.
@@ -64,9 +66,9 @@ def targets() -> list[Key]:
     """Every (contender, page, visitor) the section measures."""
     out: list[Key] = []
     for page in PAGES:
-        out += [(PLAIN, page, "new"), (NO_EVENTS, page, "new")]
+        out.append((PLAIN, page, "new"))
         for visitor in VISITORS:
-            out += [(contender, page, visitor) for contender in (*OURS, *PEERS)]
+            out += [(contender, page, visitor) for contender in (*OURS, *PEERS, NO_EVENTS)]
     return out
 
 
@@ -84,7 +86,7 @@ def ratios(mine: WrkResult, theirs: WrkResult) -> str:
 
 def family(ours: str) -> str:
     """The store a configuration's budgets are those of ("redis" or "none")."""
-    return ours.removesuffix("_handoff")
+    return ours.removesuffix("_handoff").removesuffix("_broker")
 
 
 def budget_for(ours: str, peer: str, visitor: str) -> Budget | None:
@@ -123,20 +125,23 @@ def rows(results: Mapping[Key, WrkResult]) -> list[Row]:
                         )
                     )
         plain = results[(PLAIN, page, "new")]
-        quiet, tracked = results[(NO_EVENTS, page, "new")], results[("none", page, "new")]
-        growthbook, floor = results[("growthbook", page, "new")], results[("floor", page, "new")]
-        out.append(
-            Row(
-                "4*",
-                f"  {page} page, new visitors, diagnosis: {NO_EVENTS_LABEL}",
-                quiet.figures(),
-                f"STORE 'none' (events published): {tracked.rps:.0f} req/s; GrowthBook "
-                f"{growthbook.rps:.0f} req/s; floor {floor.rps:.0f} req/s",
-                f"{ratios(quiet, tracked)} / {ratios(quiet, growthbook)} / {ratios(quiet, floor)}",
-                "(info: vs STORE 'none' / GrowthBook / floor)",
-                None,
+        for visitor in VISITORS:
+            quiet, tracked = results[(NO_EVENTS, page, visitor)], results[("none", page, visitor)]
+            growthbook = results[("growthbook", page, visitor)]
+            floor = results[("floor", page, visitor)]
+            out.append(
+                Row(
+                    "4*",
+                    f"  {page} page, {visitor} visitors, diagnosis: {NO_EVENTS_LABEL}",
+                    quiet.figures(),
+                    f"STORE 'none' (events published): {tracked.rps:.0f} req/s; GrowthBook "
+                    f"{growthbook.rps:.0f} req/s; floor {floor.rps:.0f} req/s",
+                    f"{ratios(quiet, tracked)} / {ratios(quiet, growthbook)} / "
+                    f"{ratios(quiet, floor)}",
+                    "(info: vs STORE 'none' / GrowthBook / floor)",
+                    None,
+                )
             )
-        )
         for peer, peer_label in PEERS.items():
             new, back = results[(peer, page, "new")], results[(peer, page, "returning")]
             out.append(

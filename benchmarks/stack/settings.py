@@ -73,7 +73,7 @@ DJANGO_EXPERIMENTS = {
     "TRACKING_QUEUE": os.environ.get("BENCH_STACK_TRACKING_QUEUE", "glex-stack"),
     # "redis": the events go to a Redis list (no drain runs during the benchmark; the harness
     # deletes the list after each measurement, as it would the broker's queue).
-    "TRACKING_HANDOFF": os.environ.get("BENCH_STACK_HANDOFF", "broker"),
+    "TRACKING_HANDOFF": os.environ.get("BENCH_STACK_HANDOFF", "auto"),
     "TRACKING_REDIS_ALIAS": "store",
     "TRACKING_REDIS_KEY": "glexstack-events",
 }

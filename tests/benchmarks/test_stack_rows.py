@@ -26,14 +26,14 @@ PASSING = {
     "growthbook": 700,
     "redis": 720,
     "none": 760,
-    "redis_handoff": 730,
+    "redis_broker": 730,
     "none_handoff": 770,
 }
 
 
 def test_targets_cover_every_contender_page_and_visitor_once() -> None:
     targets = stack_rows.targets()
-    assert len(targets) == len(set(targets)) == 2 * (2 + 2 * 8)
+    assert len(targets) == len(set(targets)) == 2 * (1 + 2 * 9)
     assert (PLAIN, "realistic", "new") in targets
     assert (NO_EVENTS, "trivial", "new") in targets
     assert (PLAIN, "trivial", "returning") not in targets  # no visitor state to return with
@@ -57,7 +57,7 @@ def test_every_ratio_is_reported_for_both_configurations() -> None:
     assert len(pairs) == 80
     durable = [r for r in pairs if "vs hand-written durable floor" in r.operation]
     assert len(durable) == 16 and all(r.passed is None for r in durable)
-    handoff = [r for r in pairs if "'redis' hand-off vs GrowthBook" in r.operation]
+    handoff = [r for r in pairs if "hand-off vs GrowthBook" in r.operation]
     assert len(handoff) == 8 and all(r.passed for r in handoff), "the same budgets apply"
     redis_vs_waffle = next(
         r
@@ -70,7 +70,7 @@ def test_every_ratio_is_reported_for_both_configurations() -> None:
 
 def test_the_old_budget_against_the_page_without_experiments_is_info_only() -> None:
     # 0.70× the plain page: the old budget fails.
-    slow = {**PASSING, "redis": 700, "none": 710, "redis_handoff": 700, "none_handoff": 710}
+    slow = {**PASSING, "redis": 700, "none": 710, "redis_broker": 700, "none_handoff": 710}
     rows = stack_rows.rows(_results(slow))
     plain_rows = [r for r in rows if "vs page without experiments" in r.operation]
     assert plain_rows and all(r.passed is None and r.section == "4*" for r in plain_rows)
@@ -91,7 +91,11 @@ def test_a_ratio_under_its_budget_fails(change: dict[str, float], failed: str) -
     results = _results({**PASSING, **change})
     failures = stack_rows.failures(results)
     # A peer's change fails the budget for both hand-offs of the store.
-    same_store = (failed, failed.replace(" vs ", ", 'redis' hand-off vs "))
+    same_store = (
+        failed,
+        failed.replace(" vs ", ", 'redis' hand-off vs "),
+        failed.replace(" vs ", ", 'broker' hand-off vs "),
+    )
     assert failures and all(line.startswith(same_store) for line in failures)
     assert any(line.startswith(failed) for line in failures)
     rows = stack_rows.rows(results)
@@ -104,7 +108,7 @@ def test_the_floor_budget_is_for_new_visitors_only() -> None:
     results = _results(PASSING)
     for page in stack_rows.PAGES:
         results[("redis", page, "returning")] = WrkResult(560, 1.0, 2.0)
-        results[("redis_handoff", page, "returning")] = WrkResult(560, 1.0, 2.0)
+        results[("redis_broker", page, "returning")] = WrkResult(560, 1.0, 2.0)
         results[("floor", page, "returning")] = WrkResult(800, 1.0, 2.0)
     assert not any("floor" in line for line in stack_rows.failures(results))
 
@@ -125,8 +129,8 @@ def test_the_cpu_ratio_reads_in_the_same_direction_as_the_throughput_ratio() -> 
     assert stack_rows.ratios(WrkResult(900, 1.0, 2.0), theirs) == "0.90×"
 
 
-def test_the_no_events_diagnosis_is_an_info_row_per_page() -> None:
+def test_the_no_events_diagnosis_is_an_info_row_per_page_and_visitor() -> None:
     rows = [r for r in stack_rows.rows(_results(PASSING)) if "DNT: 1" in r.operation]
-    assert len(rows) == 2 and all(r.passed is None for r in rows)
+    assert len(rows) == 4 and all(r.passed is None for r in rows)
     # 800 req/s without events: 1.05× STORE 'none' with events, 1.14× GrowthBook, 1.33× floor.
     assert rows[0].ratio == "1.05× / 1.14× / 1.33×"
