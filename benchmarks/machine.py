@@ -41,7 +41,10 @@ def describe(redis_client: Any | None) -> list[tuple[str, str]]:
         ("Python", sys.version.split()[0] + f" ({platform.python_implementation()})"),
         ("Django", _version("django")),
         ("Redis server", redis_version),
-        ("redis-py / django-redis", f"{_version('redis')} / {_version('django-redis')}"),
+        (
+            "redis-py / django-redis / hiredis",
+            f"{_version('redis')} / {_version('django-redis')} / {_version('hiredis')}",
+        ),
         ("growthbook", _version("growthbook")),
         ("django-waffle", _version("django-waffle")),
         ("celery / gunicorn", f"{_version('celery')} / {_version('gunicorn')}"),
