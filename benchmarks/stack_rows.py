@@ -90,7 +90,11 @@ def family(ours: str) -> str:
 
 
 def budget_for(ours: str, peer: str, visitor: str) -> Budget | None:
-    budget = BUDGETS.get((family(ours), peer))
+    """The budget of a default configuration (the store with the default hand-off); the
+    other hand-off of each store is reported beside it, as information."""
+    if family(ours) != ours:
+        return None
+    budget = BUDGETS.get((ours, peer))
     return budget if budget is not None and visitor in budget.visitors else None
 
 
@@ -162,7 +166,7 @@ def failures(results: Mapping[Key, WrkResult]) -> list[str]:
     """The failed budgets, one line each."""
     out = []
     for (store, peer), budget in BUDGETS.items():
-        for ours, page in ((o, p) for o in OURS if family(o) == store for p in PAGES):
+        for ours, page in ((o, p) for o in OURS if o == store for p in PAGES):
             for visitor in budget.visitors:
                 mine = results[(ours, page, visitor)]
                 theirs = _reference(results, peer, page, visitor)
