@@ -109,9 +109,12 @@ def claim(
     return stored, created
 
 
-def overwrite(store: Store, name: str, context: Context, variant: str) -> None:
-    """Store ``variant`` whatever was stored (explicit and forced variants)."""
-    own = _own_anonymous(context)
+def overwrite(
+    store: Store, name: str, context: Context, variant: str, hand_picked: bool = True
+) -> None:
+    """Store ``variant`` whatever was stored: explicit and forced variants (``hand_picked``),
+    and a rollout's choice over a stored name that is no longer a variant."""
+    own = _own_anonymous(context) if hand_picked else None
     if own is not None and not own.hand_picked:
         # From now on this visitor's stored variants may differ from the slot tables: the
         # cookie says so, and their claims are no longer predicted.

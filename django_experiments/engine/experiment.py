@@ -503,7 +503,7 @@ class Experiment:
         if context.only_assigned:  # reached only when the store could not be read
             return decision._replace(store=False)
         if decision.overwrite or stale:
-            self._overwrite(decision.variant)
+            self._overwrite(decision.variant, decision.hand_picked)
             return decision
         winner, created = self._claim(decision.variant)
         if created or winner == decision.variant:
@@ -580,11 +580,13 @@ class Experiment:
             _store_failed("write")
             return variant, True
 
-    def _overwrite(self, variant: str) -> None:
+    def _overwrite(self, variant: str, hand_picked: bool = False) -> None:
         definition = self._state.definition
         assert definition is not None
         try:
-            assignments.overwrite(self._store(), definition.store_name, self.context, variant)
+            assignments.overwrite(
+                self._store(), definition.store_name, self.context, variant, hand_picked
+            )
         except Exception:
             _store_failed("write")
 
