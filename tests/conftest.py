@@ -148,3 +148,19 @@ def round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
 
     monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
     yield writes
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks: Any) -> Any:
+    """``with committed(): ...`` runs the block as one transaction and fires its on_commit
+    callbacks (phases are recorded on commit)."""
+    from contextlib import contextmanager
+
+    from django.db import transaction
+
+    @contextmanager
+    def block() -> Any:
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            yield
+
+    return block

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -17,19 +16,6 @@ from django_experiments.engine.definitions import get_definition
 from django_experiments.engine.stores import get_store
 from django_experiments.loader import load_from_db
 from django_experiments.models import Experiment, Phase, Treatment
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
-    """``with committed(): ...`` runs the block as one transaction and fires its on_commit."""
-    from contextlib import contextmanager
-
-    @contextmanager
-    def block() -> Any:
-        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-            yield
-
-    return block
 
 
 @pytest.fixture

@@ -33,26 +33,27 @@ from django_experiments.engine.stores import NullStore, RedisHashStore, Store, r
 def fresh_scope(context: Context) -> Scope | None:
     """The scope, when ``context`` belongs to the visitor first seen in it and the scope's
     shell will write its pending assignments at the end (``Scope.deferring``)."""
-    scope = context.scope
-    if scope is None or scope.new_anonymous_id is None or not scope.deferring:
-        return None
-    if context.sticky_to is not None or context.migration_keys:
-        return None
-    if context.value.get("actor") != anonymous_identity(scope.new_anonymous_id):
-        return None
-    return scope
+    return _deferring_visitor(context, new=True)
 
 
 def predictable_scope(context: Context) -> Scope | None:
     """The scope, when ``context`` is its returning anonymous visitor (the cookie's id) and
     the scope's shell will write pending assignments; None when hand-picked variants (or
     anything but that visitor's own context) make the store's content unknowable."""
+    scope = _deferring_visitor(context, new=False)
+    return None if scope is None or scope.hand_picked else scope
+
+
+def _deferring_visitor(context: Context, new: bool) -> Scope | None:
+    """The deferring scope whose anonymous visitor (the id minted in it if ``new``, else the
+    cookie's) is ``context``'s whole identity: no explicit key, no migration keys."""
     scope = context.scope
-    if scope is None or scope.anonymous_id is None or scope.hand_picked or not scope.deferring:
+    if scope is None or not scope.deferring:
         return None
-    if context.sticky_to is not None or context.migration_keys:
+    anonymous_id = scope.new_anonymous_id if new else scope.anonymous_id
+    if anonymous_id is None or context.sticky_to is not None or context.migration_keys:
         return None
-    if context.value.get("actor") != anonymous_identity(scope.anonymous_id):
+    if context.value.get("actor") != anonymous_identity(anonymous_id):
         return None
     return scope
 

@@ -3,13 +3,10 @@ slot table's variant (engine/assignments.py), and still sticks everywhere else."
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.db import transaction
 
 from django_experiments import experiment, prefetch, services
 from django_experiments.engine import allocation, assignments
@@ -22,16 +19,6 @@ from django_experiments.models import Experiment
 pytestmark = pytest.mark.django_db(transaction=True)
 
 VISITORS = [f"{i:032x}" for i in range(1, 201)]
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks: Any) -> Callable[..., Any]:
-    @contextmanager
-    def block() -> Iterator[None]:
-        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
-            yield
-
-    return block
 
 
 @pytest.fixture
