@@ -40,6 +40,11 @@ POLL_SECONDS = 0.25
 KS = (1, 10)
 OP_REQUEST = "tracking: request path per event (buffer + synchronous publish, real broker)"
 OP_OUTBOX = "  alternative: request path per event with the outbox table as the only path"
+OP_LIST = (
+    "  the Redis store's default hand-off (TRACKING_HANDOFF 'auto'): request path per event, "
+    "one RPUSH to the Redis list on its own round trip (in a page it rides in the round trip "
+    "that writes the assignments)"
+)
 OP_WORKER = "tracking: worker shipping to the database sink (events/s, 1 worker)"
 
 
@@ -125,6 +130,7 @@ def run(report: Report, plan: Plan, quick: bool) -> None:
     sources = {k: IdSource(f"tr{k}-") for k in KS}
     publish: dict[int, list[float]] = {k: [] for k in KS}
     outbox: dict[int, list[float]] = {k: [] for k in KS}
+    listed: dict[int, list[float]] = {k: [] for k in KS}
     outbox_before = OutboxBatch.objects.count()
     for k in KS:  # warm-up: the broker connection
         _requests(inputs(sources[k], 50), k, producer.flush_scope)
@@ -140,9 +146,18 @@ def run(report: Report, plan: Plan, quick: bool) -> None:
             gc.collect()
             outbox[k].append(_requests(items, k, _to_outbox) / 1000 / (len(items) * k))
     OutboxBatch.objects.filter(last_error="benchmark").delete()
+    for k in KS:  # warm-up: the Redis connection
+        _requests(inputs(sources[k], 50), k, _to_redis_list)
+    for repeat in range(plan.repeats):
+        for k in KS if repeat % 2 == 0 else KS[::-1]:
+            items = inputs(sources[k], request_calls)
+            gc.collect()
+            listed[k].append(_requests(items, k, _to_redis_list) / 1000 / (len(items) * k))
+    _clear_list()
     _purge(app, queue)
     per_event = {k: statistics.median(v) for k, v in publish.items()}
     per_event_outbox = {k: statistics.median(v) for k, v in outbox.items()}
+    per_event_list = {k: statistics.median(v) for k, v in listed.items()}
     report.add(
         Row(
             "5",
@@ -160,6 +175,16 @@ def run(report: Report, plan: Plan, quick: bool) -> None:
             fmt_us(per_event_outbox[1]),
             f"10 events / request: {fmt_us(per_event_outbox[10])} per event",
             budget="(info: the alternative)",
+            passed=None,
+        )
+    )
+    report.add(
+        Row(
+            "5",
+            OP_LIST + ", 1 event / request",
+            fmt_us(per_event_list[1]),
+            f"10 events / request: {fmt_us(per_event_list[10])} per event",
+            budget="(info: the default with the Redis store)",
             passed=None,
         )
     )
@@ -308,6 +333,20 @@ def _worker_rate(app: Any, queue: str, template: dict[str, Any], total: int) -> 
         if problems:
             print(f"worker reported {len(problems)} error line(s), e.g. {problems[0][:300]}")
     return total / (done - start), total / (published - start)
+
+
+def _to_redis_list(scope: Any) -> None:
+    """The "redis" hand-off on its own: one RPUSH of the request's batch."""
+    from django_experiments.tracking import redis_handoff
+
+    batch, scope.events = scope.events, []
+    redis_handoff.push(batch)
+
+
+def _clear_list() -> None:
+    from django_experiments.tracking import redis_handoff
+
+    redis_handoff.client().delete(*redis_handoff.keys())
 
 
 def _to_outbox(scope: Any) -> None:

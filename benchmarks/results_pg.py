@@ -65,7 +65,7 @@ def _generate(experiment: str, n: int) -> None:
     table = connection.ops.quote_name(TrackedEvent._meta.db_table)
     columns = (
         '(event_id, event, experiment, variant, "key", migration_keys, value, properties, '
-        '"timestamp", received_at, phase, forced)'
+        '"timestamp", received_at, phase, forced, holdout)'
     )
     with connection.cursor() as cursor:
         cursor.execute(
@@ -74,7 +74,7 @@ def _generate(experiment: str, n: int) -> None:
                    CASE WHEN i %% 2 = 0 THEN 'control' ELSE 'candidate' END,
                    md5(%(exp)s || i::text), '[]', NULL, '{{}}',
                    %(start)s + (i::float8 * %(span)s / %(n)s) * interval '1 second',
-                   now(), %(phase)s, false
+                   now(), %(phase)s, false, false
             FROM generate_series(0, %(n)s - 1) AS i""",
             {"exp": experiment, "start": started, "span": SPAN_SECONDS, "n": n, "phase": number},
         )
@@ -87,7 +87,7 @@ def _generate(experiment: str, n: int) -> None:
                    md5(%(exp)s || j::text), '[]',
                    CASE WHEN k %% 2 = 1 THEN (k %% 50) + 1 + (j %% 2) * 3 END, '{{}}',
                    %(start)s + (j::float8 * %(span)s / %(n)s + k %% 3600) * interval '1 second',
-                   now(), %(phase)s, false
+                   now(), %(phase)s, false, false
             FROM (SELECT k, k %% %(cap)s AS j FROM generate_series(0, %(n)s - 1) AS k) AS s""",
             {
                 "exp": experiment,
