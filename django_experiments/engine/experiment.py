@@ -461,8 +461,8 @@ class Experiment:
                     slot = state.slot
                     if slot < 0:
                         slot = state.slot = definition.slot_for_key(context.key)
-                    treatment = definition.treatment_at(slot)
-                    choice = None if treatment is None else treatment.name
+                    index = definition.table[slot]  # Definition.treatment_at, inlined
+                    choice = None if index == 255 else definition.treatments[index].name
                     unchanged = definition.unchanged
                     predictable = bool(unchanged) and unchanged[slot] == 1
                 else:
