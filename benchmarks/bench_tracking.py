@@ -128,36 +128,28 @@ def run(report: Report, plan: Plan, quick: bool) -> None:
 
     request_calls = max(50, plan.calls // 20)
     sources = {k: IdSource(f"tr{k}-") for k in KS}
-    publish: dict[int, list[float]] = {k: [] for k in KS}
-    outbox: dict[int, list[float]] = {k: [] for k in KS}
-    listed: dict[int, list[float]] = {k: [] for k in KS}
+
+    def per_event_us(hand_over: Any, warm_up: bool) -> dict[int, float]:
+        """Median µs per event for k = 1 and 10 events per request, k alternating by repeat."""
+        if warm_up:  # the connection the hand-over uses
+            for k in KS:
+                _requests(inputs(sources[k], 50), k, hand_over)
+        runs: dict[int, list[float]] = {k: [] for k in KS}
+        for repeat in range(plan.repeats):
+            for k in KS if repeat % 2 == 0 else KS[::-1]:
+                items = inputs(sources[k], request_calls)
+                gc.collect()
+                runs[k].append(_requests(items, k, hand_over) / 1000 / (len(items) * k))
+        return {k: statistics.median(v) for k, v in runs.items()}
+
     outbox_before = OutboxBatch.objects.count()
-    for k in KS:  # warm-up: the broker connection
-        _requests(inputs(sources[k], 50), k, producer.flush_scope)
-    for repeat in range(plan.repeats):
-        for k in KS if repeat % 2 == 0 else KS[::-1]:
-            items = inputs(sources[k], request_calls)
-            gc.collect()
-            publish[k].append(_requests(items, k, producer.flush_scope) / 1000 / (len(items) * k))
+    per_event = per_event_us(producer.flush_scope, warm_up=True)
     outboxed = OutboxBatch.objects.count() - outbox_before
-    for repeat in range(plan.repeats):
-        for k in KS if repeat % 2 == 0 else KS[::-1]:
-            items = inputs(sources[k], request_calls)
-            gc.collect()
-            outbox[k].append(_requests(items, k, _to_outbox) / 1000 / (len(items) * k))
+    per_event_outbox = per_event_us(_to_outbox, warm_up=False)
     OutboxBatch.objects.filter(last_error="benchmark").delete()
-    for k in KS:  # warm-up: the Redis connection
-        _requests(inputs(sources[k], 50), k, _to_redis_list)
-    for repeat in range(plan.repeats):
-        for k in KS if repeat % 2 == 0 else KS[::-1]:
-            items = inputs(sources[k], request_calls)
-            gc.collect()
-            listed[k].append(_requests(items, k, _to_redis_list) / 1000 / (len(items) * k))
+    per_event_list = per_event_us(_to_redis_list, warm_up=True)
     _clear_list()
     _purge(app, queue)
-    per_event = {k: statistics.median(v) for k, v in publish.items()}
-    per_event_outbox = {k: statistics.median(v) for k, v in outbox.items()}
-    per_event_list = {k: statistics.median(v) for k, v in listed.items()}
     report.add(
         Row(
             "5",
@@ -168,26 +160,20 @@ def run(report: Report, plan: Plan, quick: bool) -> None:
             passed=per_event[1] <= REQUEST_BUDGET_US,
         )
     )
-    report.add(
-        Row(
-            "5",
-            OP_OUTBOX + ", 1 event / request",
-            fmt_us(per_event_outbox[1]),
-            f"10 events / request: {fmt_us(per_event_outbox[10])} per event",
-            budget="(info: the alternative)",
-            passed=None,
+    for operation, figures, note in (
+        (OP_OUTBOX, per_event_outbox, "(info: the alternative)"),
+        (OP_LIST, per_event_list, "(info: the default with the Redis store)"),
+    ):
+        report.add(
+            Row(
+                "5",
+                operation + ", 1 event / request",
+                fmt_us(figures[1]),
+                f"10 events / request: {fmt_us(figures[10])} per event",
+                budget=note,
+                passed=None,
+            )
         )
-    )
-    report.add(
-        Row(
-            "5",
-            OP_LIST + ", 1 event / request",
-            fmt_us(per_event_list[1]),
-            f"10 events / request: {fmt_us(per_event_list[10])} per event",
-            budget="(info: the default with the Redis store)",
-            passed=None,
-        )
-    )
     if outboxed:
         report.notes.append(
             f"Section 5 ANOMALY: {outboxed} batch(es) went to the outbox during the request-path "

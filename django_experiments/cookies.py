@@ -21,13 +21,8 @@ from django_experiments.conf import settings
 
 SALT = "django_experiments.anonymous_actor"
 
-_ID = re.compile(r"[0-9a-f]{32}")
 _VALUE = re.compile(r"([0-9a-f]{32})(\.h)?")
 HAND_PICKED_FLAG = ".h"
-
-
-def is_valid_id(value: str) -> bool:
-    return bool(_ID.fullmatch(value))
 
 
 class Cookie(NamedTuple):
