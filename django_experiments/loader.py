@@ -37,8 +37,10 @@ def load_from_db() -> dict[str, Definition]:
             "treatments",
             Prefetch(
                 "phases",
+                # Every field table_for and stable_slots read: a deferred one would cost a
+                # query per phase on each reload.
                 queryset=Phase.objects.only(
-                    "experiment_id", "number", "ended_at", "salt", "slot_table"
+                    "experiment_id", "number", "ended_at", "salt", "weights", "slot_table"
                 ).order_by("-number"),
                 to_attr="all_phases",
             ),

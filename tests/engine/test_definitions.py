@@ -243,3 +243,22 @@ def test_missing_control_and_missing_treatments(db: Any) -> None:
     empty = experiment("empty", actor="u1")
     assert empty.assigned.name == "control"
     assert experiment("no-control", actor="u1").assigned.name == "first"
+
+
+def test_a_reload_makes_four_queries_whatever_the_phases(
+    make_experiment: Any, committed: Any, django_assert_num_queries: Any
+) -> None:
+    # The loader runs once per DEFINITIONS_TTL in every process: a query per phase (a
+    # deferred field read in the loop) would grow with the experiments' history.
+    for name in ("cta", "banner", "pricing"):
+        with committed():
+            exp = make_experiment(name, control=1, candidate=1)
+        for weight in (2, 3):
+            with committed():
+                candidate = exp.treatments.get(name="candidate")
+                candidate.weight = Decimal(weight)
+                candidate.save()
+    assert Phase.objects.count() == 9
+    with django_assert_num_queries(4):
+        loaded = load_from_db()
+    assert loaded["cta"].effective_shares() == {"control": 0.25, "candidate": 0.75}
