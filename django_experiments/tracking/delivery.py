@@ -18,6 +18,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from django_experiments.conf import settings
+from django_experiments.tracking.eager import is_eager
 from django_experiments.tracking.models import DeadLetter
 from django_experiments.tracking.outbox_write import store as store_in_outbox
 from django_experiments.tracking.producer import enqueue
@@ -34,26 +35,6 @@ def backoff(attempt: int) -> float:
     base = float(settings.TRACKING_RETRY_BACKOFF)
     delay = min(base * (2 ** max(0, attempt - 1)), float(settings.TRACKING_RETRY_BACKOFF_MAX))
     return delay + random.uniform(0, delay * 0.1)
-
-
-def _is_eager() -> bool:
-    """Whether the current Celery app runs tasks inline; read once per app object.
-
-    Reading Celery's layered configuration costs more than the rest of a request's hand-over,
-    and an app's eagerness is set when it is configured, not flipped per request.
-    """
-    from celery._state import get_current_app
-
-    app = get_current_app()
-    cached = _eager.get(id(app))
-    if cached is None or cached[0] is not app:
-        if len(_eager) > 16:
-            _eager.clear()
-        cached = _eager[id(app)] = (app, bool(app.conf.task_always_eager))
-    return cached[1]
-
-
-_eager: dict[int, tuple[Any, bool]] = {}
 
 
 def deliver_batch(
@@ -132,7 +113,7 @@ def _failed(
         delay,
         error,
     )
-    if _is_eager():
+    if is_eager():
         # Eager Celery would run the retry inline, right now, inside the caller (a request):
         # park it in the outbox instead, where drain_outbox honours the backoff.
         store_in_outbox(

@@ -31,6 +31,7 @@ from typing import Any
 
 from django_experiments.conf import settings
 from django_experiments.engine.redis_wire import round_trip
+from django_experiments.tracking.eager import is_eager
 
 logger = logging.getLogger("django_experiments.tracking")
 
@@ -74,13 +75,7 @@ def enabled() -> bool:
     Not under eager Celery (the demo, tests without a broker): no drain runs there, so events
     are delivered inline as the "broker" hand-off does.
     """
-    return configured() and not _eager()
-
-
-def _eager() -> bool:
-    from celery import current_app
-
-    return bool(current_app.conf.task_always_eager)
+    return configured() and not is_eager()
 
 
 def alias() -> str:
