@@ -83,6 +83,7 @@ CONTENDERS: dict[str, Contender] = {
     "waffle": Contender("waffle", "/bench/waffle/"),
     "growthbook": Contender("growthbook", "/bench/growthbook/"),
     "floor": Contender("bare", "/bench/floor/"),
+    "floor_redis": Contender("bare", "/bench/floor_redis/"),
     "floor_durable": Contender("bare", "/bench/floor_durable/"),
     PLAIN: Contender("bare", "/bench/plain/"),
 }
@@ -292,7 +293,9 @@ _NOTE = (
     "middleware, destroyed at its end, the visitor id from a Django signed cookie minted when "
     "absent, `run` on 5 experiments built once per process); the floor (request.user, the "
     "signed visitor cookie read or minted, 5 HMAC-SHA256 slot lookups, `Vary: Cookie`, by "
-    "hand); the durable floor (the floor plus what this project does before the response: "
+    "hand); the Redis floor (the floor plus this project's Redis design at its cheapest: the 5 "
+    "assignments as HSETNX and the 5 exposures as one RPUSH of a JSON list, in one raw redis-py "
+    "pipeline, for new and returning visitors alike, by hand); the durable floor (the floor plus what this project does before the response: "
     "a new visitor's 5 assignments in one raw redis-py pipeline of HSETNX, a returning "
     "visitor's read in one pipeline of HGET, and the 5 exposures published as one Celery task "
     "with `send_task`, by hand); and the page without experiments (5 fixed variants); as a "

@@ -28,6 +28,9 @@ PEERS = {
     "waffle": "django-waffle",
     "growthbook": "GrowthBook",
     "floor": "hand-written floor",
+    # The floor plus this project's Redis design at its cheapest: the assignments and the
+    # exposures in one raw redis-py pipeline. Info rows only.
+    "floor_redis": "hand-written Redis floor",
     # The floor plus the durable request-thread work this project does (a Redis pipeline for
     # the assignments, one Celery publish for the exposures): info rows only.
     "floor_durable": "hand-written durable floor",

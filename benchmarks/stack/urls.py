@@ -12,6 +12,7 @@ PAGES = {
     "waffle": views.waffle,
     "growthbook": views.growthbook,
     "floor": views.floor,
+    "floor_redis": views.floor_redis,
     "floor_durable": views.floor_durable,
 }
 

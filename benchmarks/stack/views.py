@@ -9,6 +9,10 @@ same page plus three small ORM queries on the demo table (benchmarks/stack/model
 - ``waffle``: django-waffle's ``flag_is_active`` on five percent flags;
 - ``growthbook``: ``GrowthBook.run`` on the request's instance (growthbook_middleware.py);
 - ``floor``: the same work hand-written, the lower bound for any library;
+- ``floor_redis``: the floor plus this project's own durable design at its cheapest, by hand:
+  the five assignments (set-if-absent) and the five exposures (one JSON list element) in one
+  raw redis-py pipeline before the response, for new and returning visitors alike (a
+  returning visitor on unchanged slots needs no read);
 - ``floor_durable``: the floor plus the durable work this project does on the request thread
   (assignments stored in Redis, exposures published to the broker), hand-written with raw
   redis-py and Celery's ``send_task``: the lower bound for a library that stores and records.
@@ -204,5 +208,41 @@ def floor_durable(request: HttpRequest, realistic: bool = False) -> HttpResponse
         kwargsrepr="{events: <5 events>}",
         queue=settings.DJANGO_EXPERIMENTS.get("TRACKING_QUEUE"),
     )
+    response = _respond(request, variants, realistic)
+    return _floor_cookie(response, visitor, minted)
+
+
+_REDIS_EVENTS = "glexstack-events-floor"  # bench_stack clears *glexstack-events* after each run
+
+
+def floor_redis(request: HttpRequest, realistic: bool = False) -> HttpResponse:
+    """The floor, plus one raw pipeline: five ``HSETNX`` and an ``RPUSH`` of the exposures.
+
+    The lower bound for this project's Redis store with its default ("redis" list) hand-off:
+    what must be durable when the response leaves, with nothing else around it.
+    """
+    import json
+
+    from django_redis import get_redis_connection
+
+    visitor, minted = _floor_visitor(request)
+    variants = _floor_variants(visitor)
+    now = time.time()
+    events = [
+        {
+            "id": uuid.uuid4().hex,
+            "event": "assignment",
+            "experiment": name,
+            "variant": variant,
+            "context": visitor,
+            "timestamp": now,
+        }
+        for name, variant in variants
+    ]
+    pipe = get_redis_connection("store").pipeline(transaction=False)
+    for name, variant in variants:
+        pipe.hsetnx(f"{_DURABLE_PREFIX}:{{{name}}}", visitor, variant)
+    pipe.rpush(_REDIS_EVENTS, json.dumps(events, separators=(",", ":")))
+    pipe.execute()
     response = _respond(request, variants, realistic)
     return _floor_cookie(response, visitor, minted)

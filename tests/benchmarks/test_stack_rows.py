@@ -21,6 +21,7 @@ PASSING = {
     PLAIN: 1000,
     NO_EVENTS: 800,
     "floor": 600,
+    "floor_redis": 450,
     "floor_durable": 400,
     "waffle": 500,
     "growthbook": 700,
@@ -33,7 +34,7 @@ PASSING = {
 
 def test_targets_cover_every_contender_page_and_visitor_once() -> None:
     targets = stack_rows.targets()
-    assert len(targets) == len(set(targets)) == 2 * (1 + 2 * 9)
+    assert len(targets) == len(set(targets)) == 2 * (1 + 2 * 10)
     assert (PLAIN, "realistic", "new") in targets
     assert (NO_EVENTS, "trivial", "new") in targets
     assert (PLAIN, "trivial", "returning") not in targets  # no visitor state to return with
@@ -53,9 +54,9 @@ def test_all_budgets_pass_when_the_ratios_meet_them() -> None:
 def test_every_ratio_is_reported_for_both_configurations() -> None:
     rows = stack_rows.rows(_results(PASSING))
     pairs = [r for r in rows if r.operation.startswith("full stack")]
-    # 2 pages × 4 configurations × 2 visitor kinds × (waffle, GrowthBook, floor, durable
-    # floor, plain).
-    assert len(pairs) == 80
+    # 2 pages × 4 configurations × 2 visitor kinds × (waffle, GrowthBook, floor, Redis floor,
+    # durable floor, plain).
+    assert len(pairs) == 96
     durable = [r for r in pairs if "vs hand-written durable floor" in r.operation]
     assert len(durable) == 16 and all(r.passed is None for r in durable)
     handoff = [r for r in pairs if "hand-off vs GrowthBook" in r.operation]
