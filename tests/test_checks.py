@@ -304,8 +304,12 @@ def test_e015_callable_sink_needs_an_importable_callable(settings: Any) -> None:
 
 @pytest.mark.parametrize(
     "key",
-    ["STORE_WRITE_BEHIND", "TRACKING_BACKGROUND_PUBLISH", "TRACKING_PUBLISH_LINGER",
-     "DEFINITIONS_CACHE_ALIAS"],
+    [
+        "STORE_WRITE_BEHIND",
+        "TRACKING_BACKGROUND_PUBLISH",
+        "TRACKING_PUBLISH_LINGER",
+        "DEFINITIONS_CACHE_ALIAS",
+    ],
 )
 def test_removed_settings_warn_and_are_ignored(settings: Any, key: str) -> None:
     assert _ids(settings, {key: True}) == ["django_experiments.W010"]

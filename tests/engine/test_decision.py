@@ -59,6 +59,7 @@ def call(defn: Definition | None, status: str | None = None, **facts: Any) -> De
     rules = Rules(f.pop("excluded"), f.pop("segment"), f.pop("rollout"))
     return decide(defn, status, rules=rules, **f)
 
+
 CASES = [
     # (definition kwargs, facts, variant, reason, store, track)
     ({"status": "concluded", "winner": "c"}, {"rollout": never}, "c", Reason.CONCLUDED, 0, 0),

@@ -146,7 +146,9 @@ def test_a_dead_cache_is_not_in_the_way(
 
 
 def test_an_unreadable_database_keeps_the_last_snapshot(
-    make_experiment: Any, settings: Any, monkeypatch: pytest.MonkeyPatch,
+    make_experiment: Any,
+    settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     make_experiment("cta", control=1, candidate=1)
