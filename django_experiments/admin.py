@@ -11,7 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import ValidationError
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path, reverse
@@ -29,6 +29,9 @@ from django_experiments.validation import (
     validate_treatment_rows,
 )
 from django_experiments.weight_field import WeightField
+
+#: The row attribute that carries the changelist page's SRM p-value (ExperimentAdmin).
+_SRM_P = "glex_srm_p_value"
 
 
 def shares_of(treatments: list[Treatment]) -> dict[str, float]:
@@ -252,13 +255,28 @@ class ExperimentAdmin(admin.ModelAdmin):
         return [TreatmentInline] if obj is None else [TreatmentInline, PhaseInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Experiment]:
+        from django_experiments.results.srm import OPEN_PHASES
+
         current = Phase.objects.filter(experiment=OuterRef("pk"), ended_at__isnull=True)
+        open_phases = Phase.objects.filter(ended_at__isnull=True).order_by("-number")
         return (
             super()
             .get_queryset(request)
-            .prefetch_related("treatments")
+            .prefetch_related("treatments", Prefetch("phases", open_phases, to_attr=OPEN_PHASES))
             .annotate(phase_start=Subquery(current.order_by("-number").values("started_at")[:1]))
         )
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        """The changelist, with every row's SRM p-value computed for the page at once (one
+        cache read and at most one grouped query, instead of a lookup per row)."""
+        from django_experiments.results.srm import p_values
+
+        changelist = super().get_changelist_instance(request)
+        rows = list(changelist.result_list)
+        values = p_values(rows)
+        for row in rows:
+            setattr(row, _SRM_P, values[row.pk])
+        return changelist
 
     @admin.display(description=_("Treatments (effective share)"))
     def treatment_shares(self, obj: Experiment) -> str:
@@ -379,7 +397,8 @@ class ExperimentAdmin(admin.ModelAdmin):
         from django_experiments.results.report import SRM_THRESHOLD
         from django_experiments.results.srm import current_srm_p_value
 
-        p_value = current_srm_p_value(obj)  # one lookup per row
+        # Computed for the whole page by get_changelist_instance; looked up alone otherwise.
+        p_value = obj.__dict__[_SRM_P] if _SRM_P in obj.__dict__ else current_srm_p_value(obj)
         if p_value is None or p_value >= SRM_THRESHOLD:
             return "—"
         return format_html(

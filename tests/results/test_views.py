@@ -151,6 +151,65 @@ def test_srm_warning_heads_the_page_and_flags_the_changelist(
     assert admin_client.get(url("results_json", cta)).json()["srm"]["failed"] is True
 
 
+def test_the_changelist_flags_each_row_with_the_same_queries_for_any_number_of_rows(
+    admin_client: Client, make_experiment: Any, store: Store, minutes: Callable[[float], datetime]
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    changelist = reverse("admin:django_experiments_experiment_changelist")
+
+    def page() -> tuple[str, int]:
+        caches["default"].clear()
+        with CaptureQueriesContext(connection) as queries:
+            body = admin_client.get(changelist).content.decode()
+        return body, len(queries)
+
+    def running(name: str) -> None:
+        exp = make_experiment(name, control=1, candidate=1)
+        weights = {"control": "1", "candidate": "1"}
+        Phase.objects.create(
+            experiment=exp,
+            number=1,
+            started_at=minutes(0),
+            reason="weights",
+            salt=exp.salt,
+            weights=weights,
+        )
+
+    def skewed(name: str) -> None:
+        # 90 control vs 10 candidate at 50/50: a sample ratio mismatch.
+        store(
+            [
+                event(
+                    "assignment",
+                    f"{name}-{i}",
+                    "control" if i < 90 else "candidate",
+                    experiment=name,
+                    at=minutes(5),
+                    phase=1,
+                )
+                for i in range(100)
+            ]
+        )
+
+    running("first")
+    running("second")
+    skewed("second")
+    body, two = page()
+    assert body.count("glex-srm-flag") == 1
+    for name in ("third", "fourth", "fifth", "sixth"):
+        running(name)
+    skewed("sixth")
+    body, six = page()
+    assert six == two  # not one lookup per row
+    assert body.count("glex-srm-flag") == 2
+    # Cached for the page: the next view reads the cache, and still flags the same rows.
+    with CaptureQueriesContext(connection) as queries:
+        assert admin_client.get(changelist).content.decode().count("glex-srm-flag") == 2
+    assert len(queries) == six - 1  # the grouped exposure query is not made again
+
+
 def test_empty_experiment_renders(admin_client: Client, make_experiment: Any) -> None:
     exp = make_experiment("empty")
     response = admin_client.get(url("results", exp))
