@@ -157,6 +157,22 @@ def _floor_cookie(response: HttpResponse, visitor: str, minted: bool) -> HttpRes
 _DURABLE_PREFIX = "glexstack-floor"  # bench_stack clears *glexstack* between runs
 
 
+def _floor_events(visitor: str, variants: list[tuple[str, str]]) -> list[dict[str, Any]]:
+    """The five exposures as the durable floors record them (a minimal event each)."""
+    now = time.time()
+    return [
+        {
+            "id": uuid.uuid4().hex,
+            "event": "assignment",
+            "experiment": name,
+            "variant": variant,
+            "context": visitor,
+            "timestamp": now,
+        }
+        for name, variant in variants
+    ]
+
+
 def floor_durable(request: HttpRequest, realistic: bool = False) -> HttpResponse:
     """The floor, plus what a sticky, recording library must do before the response returns.
 
@@ -188,18 +204,7 @@ def floor_durable(request: HttpRequest, realistic: bool = False) -> HttpResponse
             if value is None:
                 pipe.hsetnx(f"{_DURABLE_PREFIX}:{{{name}}}", visitor, variant)
         pipe.execute()
-    now = time.time()
-    events = [
-        {
-            "id": uuid.uuid4().hex,
-            "event": "assignment",
-            "experiment": name,
-            "variant": variant,
-            "context": visitor,
-            "timestamp": now,
-        }
-        for name, variant in variants
-    ]
+    events = _floor_events(visitor, variants)
     current_app.send_task(
         "django_experiments.tracking.deliver",
         kwargs={"events": events},
@@ -227,18 +232,7 @@ def floor_redis(request: HttpRequest, realistic: bool = False) -> HttpResponse:
 
     visitor, minted = _floor_visitor(request)
     variants = _floor_variants(visitor)
-    now = time.time()
-    events = [
-        {
-            "id": uuid.uuid4().hex,
-            "event": "assignment",
-            "experiment": name,
-            "variant": variant,
-            "context": visitor,
-            "timestamp": now,
-        }
-        for name, variant in variants
-    ]
+    events = _floor_events(visitor, variants)
     pipe = get_redis_connection("store").pipeline(transaction=False)
     for name, variant in variants:
         pipe.hsetnx(f"{_DURABLE_PREFIX}:{{{name}}}", visitor, variant)
