@@ -187,11 +187,14 @@ class Experiment(models.Model):
                 validate_treatment_rows(self.status, rows)
             except ValidationError as exc:
                 errors.setdefault("status", []).extend(exc.messages)
-        self._clean_namespace(errors)
+        self.clean_namespace(errors)
         if errors:
             raise ValidationError(errors)
 
-    def _clean_namespace(self, errors: dict[str, list[str]]) -> None:
+    def clean_namespace(self, errors: dict[str, list[str]]) -> None:
+        """File the namespace and share's problems in ``errors`` (the admin's ``clean`` and
+        the management API share it): a share needs a namespace and vice versa, and the
+        namespace's shares may not exceed what its holdout leaves."""
         share = self.namespace_share
         if self.namespace_id is None:
             if share is not None:

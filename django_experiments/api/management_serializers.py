@@ -7,6 +7,7 @@ use: a weight is parsed by ``parse_weight`` and a treatment set is judged by
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -17,7 +18,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 from rest_framework.fields import get_error_detail
 
-from django_experiments.models import Experiment, Phase, Treatment
+from django_experiments.models import Experiment, Namespace, Phase, Treatment
 from django_experiments.validation import (
     TreatmentRow,
     format_weight,
@@ -128,6 +129,13 @@ class ExperimentSerializer(serializers.ModelSerializer[Experiment]):
         slug_field="name", read_only=True
     )
     current_phase = serializers.SerializerMethodField()
+    namespace: serializers.SlugRelatedField[Namespace] = serializers.SlugRelatedField(
+        slug_field="name",
+        queryset=Namespace.objects.all(),
+        allow_null=True,
+        required=False,
+        help_text="The namespace whose slots this experiment shares out (docs/namespaces.md).",
+    )
 
     class Meta:
         model = Experiment
@@ -139,6 +147,8 @@ class ExperimentSerializer(serializers.ModelSerializer[Experiment]):
             "winner",
             "client_visible",
             "salt",
+            "namespace",
+            "namespace_share",
             "treatments",
             "current_phase",
             "created_at",
@@ -171,6 +181,21 @@ class ExperimentSerializer(serializers.ModelSerializer[Experiment]):
         status = self.instance.status if isinstance(self.instance, Experiment) else "draft"
         check_rows(status, rows_of(value), field=None)  # DRF files it under "treatments"
         return value
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """The namespace rules of the model's ``clean`` (which DRF does not call), on the
+        experiment as it would be saved."""
+        if "namespace" in attrs or "namespace_share" in attrs:
+            current = self.instance if isinstance(self.instance, Experiment) else None
+            candidate = copy.copy(current) if current is not None else Experiment()
+            for field in ("name", "namespace", "namespace_share"):
+                if field in attrs:
+                    setattr(candidate, field, attrs[field])
+            errors: dict[str, list[str]] = {}
+            candidate.clean_namespace(errors)
+            if errors:
+                raise serializers.ValidationError(errors)
+        return attrs
 
 
 class StartSerializer(serializers.Serializer):

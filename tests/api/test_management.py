@@ -381,3 +381,56 @@ def test_without_permission_nothing_is_revealed(created: Callable[..., dict[str,
     client.force_authenticate(User.objects.create_user("nobody"))
     for path in ("cta/", "missing/", "cta/treatments/", "missing/treatments/", "cta/results/"):
         assert client.get(BASE + path).status_code == 403, path
+
+
+def test_namespace_and_share_are_read_and_written_with_the_admins_rules(
+    api: APIClient, created: Callable[..., dict[str, Any]], editor: User
+) -> None:
+    from django_experiments.models import Namespace
+    from django_experiments.namespace_validation import MSG_NEEDS_NAMESPACE
+
+    Namespace.objects.create(name="checkout")
+    created("cta")
+    created("pricing")
+    # Shown on every experiment, in or out of a namespace.
+    assert api.get(BASE + "cta/").json()["namespace"] is None
+
+    response = api.patch(
+        BASE + "cta/", {"namespace": "checkout", "namespace_share": "60"}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    assert (response.json()["namespace"], response.json()["namespace_share"]) == (
+        "checkout",
+        "60.00",
+    )
+    phases = Phase.objects.filter(experiment__name="cta").order_by("number")
+    assert [(p.number, p.reason, p.changed_by_id) for p in phases][-1] == (
+        2,
+        "population",
+        editor.pk,
+    )
+
+    # 60 % + 50 % of one namespace: refused, as the admin refuses it, and nothing changes.
+    response = api.patch(
+        BASE + "pricing/", {"namespace": "checkout", "namespace_share": "50"}, format="json"
+    )
+    assert response.status_code == 400
+    assert "checkout" in " ".join(response.json()["namespace_share"])
+    assert Experiment.objects.get(name="pricing").namespace_id is None
+
+    # A share without a namespace, and an unknown namespace: clear 400s, never a 500.
+    response = api.patch(BASE + "pricing/", {"namespace_share": "10"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["namespace_share"] == [MSG_NEEDS_NAMESPACE]
+    response = api.patch(
+        BASE + "pricing/", {"namespace": "nope", "namespace_share": "10"}, format="json"
+    )
+    assert response.status_code == 400 and "namespace" in response.json()
+
+    # Within what is left: accepted.
+    response = api.patch(
+        BASE + "pricing/", {"namespace": "checkout", "namespace_share": "40"}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    namespace = Namespace.objects.get(name="checkout")
+    assert sorted(namespace.experiments.values_list("name", flat=True)) == ["cta", "pricing"]
