@@ -1,4 +1,12 @@
-"""CSV export of a results report: one row per metric and variant, the numbers the page shows."""
+"""CSV export of a results report: the numbers the page shows.
+
+One row per metric and variant (``group`` "variant"), then, when a holdout covers the phase,
+two rows per metric for the holdout section (``group`` "holdout" and "everyone_else", their
+``variant`` cells ``:holdout`` and ``:everyone_else``, which no treatment slug can be). The
+everyone-else row carries the comparison, as a treatment row does against control: the
+relative lift with its interval and p-value, and in the last three columns the absolute
+difference (everyone else minus the holdout) with its interval.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +14,7 @@ import csv
 import io
 from typing import Any
 
+from django_experiments.results.holdout import HoldoutMetric
 from django_experiments.results.report import Report
 
 COLUMNS = (
@@ -28,6 +37,10 @@ COLUMNS = (
     "chance_to_win",
     "risk",
     "srm_p_value",
+    "group",
+    "difference",
+    "difference_ci_low",
+    "difference_ci_high",
 )
 
 #: A text cell starting with one of these is a formula to a spreadsheet (CSV injection).
@@ -49,29 +62,75 @@ def to_csv(report: Report) -> str:
         for row in metric.rows:
             c = row.comparison
             writer.writerow(
-                [
-                    _cell(v)
-                    for v in (
-                        report.experiment,
-                        phase,
-                        metric.key,
-                        metric.event,
-                        metric.kind,
-                        row.variant,
-                        row.is_control,
-                        row.exposed,
-                        row.converted,
-                        row.total,
-                        row.mean,
-                        c.lift if c else None,
-                        c.ci_low if c else None,
-                        c.ci_high if c else None,
-                        c.p_value if c else None,
-                        c.adjusted_p_value if c else None,
-                        c.chance_to_win if c else None,
-                        c.risk if c else None,
-                        report.srm_p_value,
-                    )
-                ]
+                _row(
+                    report,
+                    phase,
+                    metric.event,
+                    metric.kind,
+                    group="variant",
+                    variant=row.variant,
+                    is_control=row.is_control,
+                    exposed=row.exposed,
+                    converted=row.converted,
+                    total=row.total,
+                    mean=row.mean,
+                    lift=c.lift if c else None,
+                    ci_low=c.ci_low if c else None,
+                    ci_high=c.ci_high if c else None,
+                    p_value=c.p_value if c else None,
+                    adjusted_p_value=c.adjusted_p_value if c else None,
+                    chance_to_win=c.chance_to_win if c else None,
+                    risk=c.risk if c else None,
+                    srm_p_value=report.srm_p_value,
+                )
             )
+    if report.holdout is not None:
+        for m in report.holdout.metrics:
+            writer.writerows(_holdout_rows(report, phase, m))
     return out.getvalue()
+
+
+def _holdout_rows(report: Report, phase: int | None, m: HoldoutMetric) -> list[list[Any]]:
+    """The holdout (the baseline) and everyone else (with the comparison) on one metric."""
+    c = m.comparison
+    return [
+        _row(
+            report,
+            phase,
+            m.event,
+            m.kind,
+            group="holdout",
+            variant=":holdout",
+            is_control=False,
+            exposed=m.holdout_exposed,
+            mean=m.holdout_mean,
+        ),
+        _row(
+            report,
+            phase,
+            m.event,
+            m.kind,
+            group="everyone_else",
+            variant=":everyone_else",
+            is_control=False,
+            exposed=m.rest_exposed,
+            mean=m.rest_mean,
+            lift=c.lift,
+            ci_low=c.lift_ci_low,
+            ci_high=c.lift_ci_high,
+            p_value=c.p_value,
+            difference=c.difference,
+            difference_ci_low=c.ci_low,
+            difference_ci_high=c.ci_high,
+        ),
+    ]
+
+
+def _row(report: Report, phase: int | None, event: str, kind: str, **cells: Any) -> list[Any]:
+    """One CSV row in :data:`COLUMNS` order; a column not given is empty."""
+    cells.update(
+        experiment=report.experiment, phase=phase, metric=f"{event}:{kind}", event=event, kind=kind
+    )
+    unknown = set(cells) - set(COLUMNS)
+    assert not unknown, f"not CSV columns: {sorted(unknown)}"
+    return [_cell(cells.get(column)) for column in COLUMNS]

@@ -113,6 +113,39 @@ def test_the_page_and_json_show_the_comparison(
     assert [v["name"] for v in data["variants"]] == ["control", "b"]
 
 
+def test_the_csv_carries_the_holdout_rows_as_the_page_shows_them(
+    admin_client: Client, held: Experiment, store: Store, minutes: Callable[[float], datetime]
+) -> None:
+    import csv
+    import io
+
+    traffic(store, minutes(5), 100, {"control": 4, "b": 3, "holdout": 5})
+    url = reverse("admin:django_experiments_experiment_results_csv", args=[held.pk])
+    rows = list(csv.DictReader(io.StringIO(admin_client.get(url).content.decode())))
+    assert [r["group"] for r in rows] == ["variant", "variant", "holdout", "everyone_else"]
+    # The variants' rows never count the holdout (control is not 200 strong).
+    assert [(r["variant"], r["exposed"]) for r in rows[:2]] == [("control", "100"), ("b", "100")]
+    holdout, rest = rows[2], rows[3]
+    assert (holdout["variant"], holdout["exposed"], rest["variant"], rest["exposed"]) == (
+        ":holdout",
+        "100",
+        ":everyone_else",
+        "200",
+    )
+    assert {holdout["metric"], rest["metric"]} == {"signup:binomial"}
+    c = results_for(held).holdout.metrics[0].comparison  # type: ignore[union-attr]
+    assert float(holdout["mean"]) == pytest.approx(0.20)
+    assert float(rest["difference"]) == pytest.approx(c.difference)
+    assert float(rest["difference_ci_low"]) == pytest.approx(c.ci_low)
+    assert float(rest["difference_ci_high"]) == pytest.approx(c.ci_high)
+    assert (float(rest["lift"]), float(rest["p_value"])) == (
+        pytest.approx(c.lift),
+        pytest.approx(c.p_value),
+    )
+    # The holdout is the baseline: no comparison of its own.
+    assert holdout["difference"] == holdout["lift"] == holdout["p_value"] == ""
+
+
 def test_the_changelist_srm_flag_ignores_the_holdout(
     held: Experiment, store: Store, minutes: Callable[[float], datetime]
 ) -> None:
