@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from django_experiments.conf import settings
 from django_experiments.tracking.eager import is_eager
+from django_experiments.tracking.events import first_in_window
 from django_experiments.tracking.models import DeadLetter
 from django_experiments.tracking.outbox_write import store as store_in_outbox
 from django_experiments.tracking.producer import enqueue
@@ -46,8 +47,15 @@ def deliver_batch(
     """Send ``batch`` to each sink (all configured ones when ``sinks`` is None).
 
     Returns ``{sink path: "ok" | "retry" | "dead"}``. Never raises for a sink failure.
+
+    A batch's first delivery drops the exposures already recorded in the dedupe window
+    (``TRACKING_DEDUPE_SECONDS``); its retries and re-drives carry what that kept.
     """
     targets = list(sinks) if sinks is not None else list(settings.TRACKING_SINKS)
+    if attempt == 1 and dead_letter_id is None:
+        batch = first_in_window(batch)
+        if not batch:
+            return dict.fromkeys(targets, "ok")
     outcome: dict[str, str] = {}
     for path in targets:
         try:

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 from django_experiments.tracking.delivery import backoff, dead_letter, deliver_batch, redrive
-from django_experiments.tracking.producer import enqueue, flush_scope, handoff, publish, ship
+from django_experiments.tracking.producer import enqueue, flush_scope, publish, ship
+from django_experiments.tracking.producer import hand_over as handoff
 
 __all__ = [
     "backoff",

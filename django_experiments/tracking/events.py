@@ -150,11 +150,15 @@ def dedupe_key(event: Mapping[str, Any]) -> str:
 
 
 def first_in_window(batch: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``batch`` without the assignment events already sent within the dedupe window.
+    """``batch`` without the assignment events another event already claimed in the window.
 
-    Called where events leave the process (the hand-over after commit). A dead cache keeps
-    every event: at-least-once means a duplicate is the lesser harm (results count a context's
-    first exposure).
+    Called by the worker before the sinks (:func:`~django_experiments.tracking.delivery.
+    deliver_batch`), never on the request path, which so keeps to its one round trip. Each
+    exposure claims its dedupe key with its own event id: a batch delivered again (a worker
+    that died before acknowledging it) finds its own ids there and keeps its events, so the
+    window can never drop an event that was not delivered. A dead cache keeps every event:
+    at-least-once means a duplicate is the lesser harm (results count a context's first
+    exposure).
     """
     window = settings.TRACKING_DEDUPE_SECONDS
     if not window or window <= 0:
@@ -163,30 +167,45 @@ def first_in_window(batch: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     if not positions:
         return list(batch)
     alias = settings.TRACKING_DEDUPE_CACHE_ALIAS or settings.STORE_ALIAS
+    claims = [(dedupe_key(batch[i]), str(batch[i].get("id") or "")) for i in positions]
     try:
-        firsts = _add_many(alias, [dedupe_key(batch[i]) for i in positions], int(window))
+        kept = _claim_many(alias, claims, int(window))
     except Exception:
         logger.debug("Assignment dedupe cache unavailable; emitting", exc_info=True)
         return list(batch)
-    repeated = {i for i, first in zip(positions, firsts, strict=True) if not first}
+    repeated = {i for i, keep in zip(positions, kept, strict=True) if not keep}
     return [event for i, event in enumerate(batch) if i not in repeated]
 
 
-def _add_many(alias: str, keys: list[str], timeout: int) -> list[bool]:
-    """``cache.add`` for each key (True: added now, i.e. first in the window), in order.
+def _claim_many(alias: str, claims: list[tuple[str, str]], timeout: int) -> list[bool]:
+    """For each ``(key, event id)``: True when the key is this event's (claimed now, or by
+    this same event in an earlier delivery), False when another event holds it.
 
-    On django-redis's default client, one round trip of ``SET NX EX`` (a value ``add`` would
-    have written, under the key ``add`` would have used); on other caches, ``add`` per key.
+    On django-redis's default client, one round trip of ``SET NX EX`` and ``GET`` per key
+    (values and keys as ``cache.add`` / ``cache.get`` would write and read them); on other
+    caches, ``add`` and, when it refuses, ``get`` per key.
     """
     cache = caches[alias]
     client = _django_redis_client(cache)
     if client is None:
-        # None (not False) is what a cache that ignores its errors returns: keep the event.
-        return [cache.add(key, 1, timeout) is not False for key in keys]
-    one = client.encode(1)
-    commands = [("SET", client.make_key(key), one, "NX", "EX", timeout) for key in keys]
-    # SET NX replies OK when it set the key, nil when the key existed.
-    return [added is not None for added in round_trip(client.get_client(write=True), commands)]
+        out = []
+        for key, event_id in claims:
+            added = cache.add(key, event_id, timeout)
+            # None (not False) is what a cache that ignores its errors returns: keep.
+            out.append(added is not False or bool(event_id) and cache.get(key) == event_id)
+        return out
+    commands: list[tuple[Any, ...]] = []
+    for key, event_id in claims:
+        made = client.make_key(key)
+        commands += [("SET", made, client.encode(event_id), "NX", "EX", timeout), ("GET", made)]
+    replies = round_trip(client.get_client(write=True), commands)
+    out = []
+    for n, (_, event_id) in enumerate(claims):
+        # SET NX replies OK when it set the key, nil when the key existed.
+        claimed, holder = replies[2 * n], replies[2 * n + 1]
+        mine = bool(event_id) and holder is not None and client.decode(holder) == event_id
+        out.append(claimed is not None or mine)
+    return out
 
 
 def _django_redis_client(cache: Any) -> Any:

@@ -117,7 +117,7 @@ def ship(batch: Sequence[Event]) -> None:
     size = max(1, int(settings.TRACKING_BATCH_SIZE))
     items = list(batch)
     for start in range(0, len(items), size):
-        _after_commit(partial(handoff, items[start : start + size]))
+        _after_commit(partial(hand_over, items[start : start + size]))
 
 
 def _after_commit(callback: Callable[[], None]) -> None:
@@ -125,7 +125,7 @@ def _after_commit(callback: Callable[[], None]) -> None:
     connection = _open_transaction()
     if connection is not None:
         # robust: a hand-over problem must never break the request's other on_commit
-        # callbacks; handoff() already falls back to the outbox.
+        # callbacks; hand_over() already falls back to the outbox.
         connection.on_commit(callback, robust=True)
         return
     # Not in a transaction, decided without touching the database: ``on_commit`` would open a
@@ -146,17 +146,10 @@ def _open_transaction() -> Any:
         return None
 
 
-def handoff(batch: Sequence[Event]) -> None:
-    """Hand ``batch`` (minus exposures already sent in the dedupe window) over on this thread:
-    to the Redis list with the "redis" hand-off, else (or when Redis refuses) to the broker,
-    else to the outbox."""
-    batch = events_mod.first_in_window(batch)
-    if batch:
-        hand_over(batch)
-
-
 def hand_over(batch: Sequence[Event]) -> None:
-    """:func:`handoff` without the dedupe (``batch`` went through it already)."""
+    """Hand ``batch`` over on this thread: to the Redis list with the "redis" hand-off, else
+    (or when Redis refuses) to the broker, else to the outbox. The exposure dedupe window is
+    the worker's (delivery.deliver_batch): it costs the request no round trip."""
     if redis_handoff.enabled():
         try:
             redis_handoff.push(batch)
@@ -179,10 +172,7 @@ def carry(scope: Scope) -> tuple[tuple[Any, ...], list[Event]] | None:
         return None
     if _open_transaction() is not None:
         return None
-    batch = events_mod.first_in_window(scope.events)
-    scope.events = []
-    if not batch:
-        return None
+    batch, scope.events = scope.events, []
     return redis_handoff.command(batch), batch
 
 

@@ -198,7 +198,22 @@ def test_dedupe_window_on_redis_is_one_round_trip_per_batch(
     assert [e["key"] for e in kept] == [e["key"] for e in batch[:3]]
     # The keys are the ones cache.add() would use: the generic path agrees.
     assert caches["redis"].add(events_mod.dedupe_key(batch[0]), 1, 60) is False
-    assert events_mod.first_in_window(batch[:1]) == []
+    # The same batch delivered again (a worker died before acknowledging it) keeps its events:
+    # the keys hold their own ids. Another exposure of the same context is dropped.
+    assert events_mod.first_in_window(batch[:3]) == batch[:3]
+    assert events_mod.first_in_window(request("a").events) == []
+
+
+def test_a_redelivered_batch_keeps_its_events_on_any_cache(
+    make_experiment: Any, tracking_settings: Any
+) -> None:
+    tracking_settings(TRACKING_DEDUPE_SECONDS=3600, TRACKING_SINKS=[RECORDING_SINK])
+    make_experiment("cta")
+    first = request("a", "b").events
+    assert events_mod.first_in_window(first) == first
+    assert events_mod.first_in_window(first) == first  # delivered again: nothing lost
+    assert events_mod.first_in_window(request("a").events) == []
+    assert len(events_mod.first_in_window(request("c").events)) == 1
 
 
 class SilentlyBrokenCache(LocMemCache):

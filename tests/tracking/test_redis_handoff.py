@@ -86,6 +86,31 @@ def test_a_returning_visitor_pushes_its_events_in_one_command(
     assert [len(batch) for batch in handed_over(handoff)] == [3, 3]
 
 
+def test_the_dedupe_window_is_the_workers_and_costs_the_request_no_round_trip(
+    handoff: Any, settings: Any, redis_broker: str, round_trips: list[int]
+) -> None:
+    settings.DJANGO_EXPERIMENTS = {
+        **settings.DJANGO_EXPERIMENTS,
+        "TRACKING_DEDUPE_SECONDS": 3600,
+        "TRACKING_DEDUPE_CACHE_ALIAS": "redis",
+    }
+    visitor = Client()
+    round_trips.clear()
+    first = visitor.get("/page/").content
+    # The window on, as by default: still one pipeline (assignments and events), no SET NX.
+    assert sum(round_trips) == 1
+    assert visitor.get("/page/").content == first
+    pushed = [e for batch in handed_over(handoff) for e in batch]
+    assert sorted(e["event"] for e in pushed) == ["assignment"] * 4 + ["clicked"] * 2
+    with running_worker(make_app(redis_broker)):
+        drain_redis()
+        wait_until(lambda: len(RecordingSink.ids()) >= 4)
+    shipped = [e for batch in RecordingSink.batches for e in batch]
+    # The worker applied the window: one exposure per experiment, every custom event.
+    assert sorted(e["event"] for e in shipped) == ["assignment"] * 2 + ["clicked"] * 2
+    assert sorted(e["experiment"] for e in shipped if e["event"] == "assignment") == sorted(NAMES)
+
+
 def test_the_drain_ships_many_requests_in_one_task_to_a_real_worker(
     handoff: Any, redis_broker: str
 ) -> None:
