@@ -93,28 +93,27 @@ def to_csv(report: Report) -> str:
 def _holdout_rows(report: Report, phase: int | None, m: HoldoutMetric) -> list[list[Any]]:
     """The holdout (the baseline) and everyone else (with the comparison) on one metric."""
     c = m.comparison
+
+    def group(name: str, exposed: int, mean: float | None, **comparison: Any) -> list[Any]:
+        return _row(
+            report,
+            phase,
+            m.event,
+            m.kind,
+            group=name,
+            variant=f":{name}",
+            is_control=False,
+            exposed=exposed,
+            mean=mean,
+            **comparison,
+        )
+
     return [
-        _row(
-            report,
-            phase,
-            m.event,
-            m.kind,
-            group="holdout",
-            variant=":holdout",
-            is_control=False,
-            exposed=m.holdout_exposed,
-            mean=m.holdout_mean,
-        ),
-        _row(
-            report,
-            phase,
-            m.event,
-            m.kind,
-            group="everyone_else",
-            variant=":everyone_else",
-            is_control=False,
-            exposed=m.rest_exposed,
-            mean=m.rest_mean,
+        group("holdout", m.holdout_exposed, m.holdout_mean),
+        group(
+            "everyone_else",
+            m.rest_exposed,
+            m.rest_mean,
             lift=c.lift,
             ci_low=c.lift_ci_low,
             ci_high=c.lift_ci_high,
