@@ -11,7 +11,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import ValidationError
-from django.db.models import OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import path, reverse
@@ -255,14 +255,11 @@ class ExperimentAdmin(admin.ModelAdmin):
         return [TreatmentInline] if obj is None else [TreatmentInline, PhaseInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Experiment]:
-        from django_experiments.results.srm import OPEN_PHASES
-
         current = Phase.objects.filter(experiment=OuterRef("pk"), ended_at__isnull=True)
-        open_phases = Phase.objects.filter(ended_at__isnull=True).order_by("-number")
         return (
             super()
             .get_queryset(request)
-            .prefetch_related("treatments", Prefetch("phases", open_phases, to_attr=OPEN_PHASES))
+            .prefetch_related("treatments")
             .annotate(phase_start=Subquery(current.order_by("-number").values("started_at")[:1]))
         )
 

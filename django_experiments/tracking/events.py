@@ -192,7 +192,7 @@ def _claim_many(alias: str, claims: list[tuple[str, str]], timeout: int) -> list
         for key, event_id in claims:
             added = cache.add(key, event_id, timeout)
             # None (not False) is what a cache that ignores its errors returns: keep.
-            out.append(added is not False or bool(event_id) and cache.get(key) == event_id)
+            out.append(added is not False or (bool(event_id) and cache.get(key) == event_id))
         return out
     commands: list[tuple[Any, ...]] = []
     for key, event_id in claims:
